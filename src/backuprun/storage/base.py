@@ -1,0 +1,56 @@
+"""The one small interface every storage backend implements."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+class StorageError(Exception):
+    """A backend could not do what was asked."""
+
+
+class NotFound(StorageError):
+    """No blob has that name."""
+
+
+class AlreadyExists(StorageError):
+    """A blob with that name exists and overwrite was not allowed."""
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid blob name, else raise ``ValueError``."""
+    if not _NAME.match(name) or any(part in (".", "..") for part in name.split("/")):
+        raise ValueError(f"invalid storage name: {name!r}")
+    return name
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Named immutable blobs. See the package docstring for the rules."""
+
+    url: str
+
+    def save(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
+        """Store ``data`` under ``name`` atomically."""
+
+    def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        """Return the blob, or ``length`` bytes of it from ``offset``."""
+
+    def size(self, name: str) -> int:
+        """Return the blob's size in bytes."""
+
+    def exists(self, name: str) -> bool:
+        """Whether a blob has that name."""
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Yield the names that start with ``prefix``."""
+
+    def remove(self, name: str) -> None:
+        """Delete the blob; a missing one raises ``NotFound``."""
+
+    def sync(self) -> None:
+        """Make every completed ``save`` durable (fsync of directories where needed)."""

@@ -1,0 +1,105 @@
+"""A local folder as storage: one file per blob, written atomically by rename."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from backuprun.storage.base import AlreadyExists, NotFound, check_name
+
+
+class LocalStorage:
+    """Blobs as files under ``root``.
+
+    ``save`` writes a temporary file beside the target, fsyncs it, then renames it into
+    place (or hard-links it, when overwriting is not allowed, so an existing blob is never
+    replaced). Directories touched since the last ``sync`` are fsynced by ``sync``.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.url = str(self.root)
+        self._dirty_dirs: set[Path] = set()
+
+    def _path(self, name: str) -> Path:
+        return self.root / check_name(name)
+
+    def save(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".tmp-{path.name}-{secrets.token_hex(6)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    raise AlreadyExists(name) from None
+                finally:
+                    os.unlink(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._dirty_dirs.add(path.parent)
+
+    def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        try:
+            with open(self._path(name), "rb") as f:
+                if offset:
+                    f.seek(offset)
+                return f.read() if length is None else f.read(length)
+        except FileNotFoundError:
+            raise NotFound(name) from None
+
+    def size(self, name: str) -> int:
+        try:
+            return self._path(name).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(name) from None
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        for dirpath, _dirs, files in os.walk(base):
+            rel = os.path.relpath(dirpath, self.root)
+            for fname in files:
+                if fname.startswith(".tmp-"):
+                    continue
+                name = fname if rel == "." else f"{rel}/{fname}".replace(os.sep, "/")
+                if name.startswith(prefix):
+                    yield name
+
+    def remove(self, name: str) -> None:
+        try:
+            self._path(name).unlink()
+        except FileNotFoundError:
+            raise NotFound(name) from None
+        self._dirty_dirs.add(self._path(name).parent)
+
+    def sync(self) -> None:
+        dirs, self._dirty_dirs = self._dirty_dirs, set()
+        for d in dirs:
+            try:
+                fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
