@@ -13,6 +13,10 @@ class StorageError(Exception):
     """A backend could not do what was asked."""
 
 
+class TransientError(StorageError):
+    """A failure that may pass if tried again (network, throttling, a server's 5xx)."""
+
+
 class NotFound(StorageError):
     """No blob has that name."""
 
