@@ -1,0 +1,148 @@
+"""Configuration: one TOML file plus environment variables; the embedded default needs neither.
+
+Rules:
+- Every setting is a field of :class:`Settings` with a sound production default.
+- Precedence, highest first: explicit overrides (command-line options), environment variables
+  ``BACKUPRUN_<KEY>`` (the key upper-cased, e.g. ``BACKUPRUN_DATABASE_URL``), the config file
+  (top-level ``key = value`` pairs), the default.
+- The config file is named by ``--config`` or ``BACKUPRUN_CONFIG``; without one, none is read.
+- Unknown keys in the file are an error (a typo must not silently fall back to a default).
+
+Every key is documented in ``docs/portal.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "BACKUPRUN_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where things live
+    data_dir: Path = Path("backuprun-data")
+    database_url: str | None = None  # default: SQLite at <data_dir>/backuprun.db
+    # the portal's listener
+    host: str = "127.0.0.1"
+    port: int = 8080
+    certfile: str | None = None
+    keyfile: str | None = None
+    forwarded_allow_ips: str | None = None  # None: never trust X-Forwarded-* headers
+    public_url: str | None = None  # base of links in e-mails; default from host/port/https
+    max_request_bytes: int = 64 * 1024
+    # e-mail
+    smtp_url: str | None = None  # None: write .eml files to <data_dir>/outbox/
+    mail_from: str = "BackupRun <no-reply@localhost>"
+    # sessions and passwords
+    cookie_name: str = "backuprun_session"
+    session_lifetime: int = 12 * 3600
+    remember_lifetime: int = 30 * 24 * 3600
+    recovery_code_lifetime: int = 3600
+    min_password_length: int = 8
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 64 * 1024
+    argon2_parallelism: int = 4
+    # login throttling (sliding window)
+    login_window: int = 15 * 60
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_address: int = 50
+    login_familiar_days: int = 30
+    recovery_mails_per_hour: int = 5
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'backuprun.db'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return Path(self.data_dir) / "outbox"
+
+    @property
+    def https(self) -> bool:
+        return bool(self.certfile)
+
+    @property
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **_coerce_all(changes, "override"))
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from defaults, the config file, the environment and explicit overrides.
+
+    Overrides whose value is ``None`` are ignored (an option the user did not give).
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        values.update(_coerce_all(_read_file(Path(path)), f"config file {path}"))
+    names = setting_names()
+    for name in names:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw, ENV_PREFIX + name.upper())
+    values.update(_coerce_all({k: v for k, v in overrides.items() if v is not None}, "option"))
+    return Settings(**values)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    return data
+
+
+def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    known = set(setting_names())
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {source}: {', '.join(unknown)}")
+    return {k: _coerce(k, v, source) for k, v in values.items()}
+
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = _TYPES[name]
+    try:
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError("not a number")
+            result = int(value)
+            if result < 0:
+                raise ValueError("negative")
+            return result
+        if kind == "Path":
+            return Path(value)
+        return None if value is None else str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} from {source}: bad value {value!r} ({exc})") from exc

@@ -1,0 +1,282 @@
+"""The account rules, in one place for the API, the dashboard and the CLI.
+
+Every method takes values as the user typed them (``None`` for "not sent"), validates them
+with :mod:`.rules`, and either does the whole change in one transaction or raises
+:class:`~backuprun.portal.errors.PortalError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backuprun.config import Settings
+from backuprun.portal.accounts import rules, sessions, throttle
+from backuprun.portal.accounts.passwords import Passwords
+from backuprun.portal.accounts.sessions import NewSession
+from backuprun.portal.accounts.tokens import digest, new_secret
+from backuprun.portal.db.models import Account, RecoveryCode
+from backuprun.portal.errors import ErrorCode, PortalError
+from backuprun.portal.mail import Mailer
+
+SUBUSER_ROLES = (4, 2, 1)  # 4 subuser; 2 billing and 1 technic are deprecated, still accepted
+MAX_RECOVERY_CODE = 128
+# the field names of updateUserData and of addContact/updateContactData, for error messages
+USER_FIELDS = {"email": "email", "name": "name", "fixed_phone": "fixed-phone",
+               "mobile": "mobile", "mobile2": "mobile2", "password": "password"}
+CONTACT_FIELDS = {**USER_FIELDS, "fixed_phone": "FixedPhone", "mobile": "telephone",
+                  "mobile2": "Mobile2"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Login:
+    account: Account
+    session: NewSession
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the logged-in account and the session it used."""
+
+    account: Account
+    session_id: int
+
+
+class AccountService:
+    def __init__(self, db: async_sessionmaker, settings: Settings, mailer: Mailer):
+        self.db = db
+        self.settings = settings
+        self.mailer = mailer
+        self.passwords = Passwords(settings)
+
+    # -- registration, login, sessions -------------------------------------------------
+
+    async def register(self, email: str | None, name: str | None,
+                       password: str | None) -> Account:
+        now = utcnow()
+        account = Account(name=rules.name("name", name), parent_id=None, role=None,
+                          fixed_phone="", mobile="", mobile2="", notify=True,
+                          notify_email="", special_locations=False,
+                          created_at=now, updated_at=now)
+        account.email, account.email_key = rules.email("email", email)
+        account.password_hash = await self.passwords.hash(
+            rules.password("password", password, self.settings.min_password_length))
+        await self._insert(account)
+        return account
+
+    async def login(self, email: str | None, password: str | None, remember: bool,
+                    address: str, previous_token: str | None = None) -> Login:
+        if not email:
+            raise PortalError(ErrorCode.MISSING_FIELD, "email")
+        if not password:
+            raise PortalError(ErrorCode.MISSING_FIELD, "password")
+        key = rules.email_key(email)[:rules.MAX_EMAIL]
+        now = utcnow()
+        async with self.db() as db, db.begin():
+            await throttle.check(db, self.settings, key, address, now)
+            account = await db.scalar(select(Account).where(Account.email_key == key))
+            ok = await self.passwords.verify(account.password_hash if account else None,
+                                             password[:rules.MAX_PASSWORD])
+            await throttle.record(db, self.settings, key, address, ok, now)
+            if ok:
+                if self.passwords.needs_rehash(account.password_hash):
+                    account.password_hash = await self.passwords.hash(password)
+                new = await sessions.start(db, self.settings, account, remember, now,
+                                           previous_token)
+        if not ok:  # the failure is committed (it counts), then refused
+            raise PortalError(ErrorCode.WRONG_CREDENTIALS)
+        return Login(account, new)
+
+    async def authenticate(self, token: str) -> Caller | None:
+        async with self.db() as db, db.begin():
+            found = await sessions.find(db, token, utcnow())
+        if found is None:
+            return None
+        account, session = found
+        return Caller(account, session.id)
+
+    async def logout(self, token: str | None) -> None:
+        if token:
+            async with self.db() as db, db.begin():
+                await sessions.end(db, token)
+
+    # -- own account ---------------------------------------------------------------------
+
+    async def update_user(self, caller: Caller, *, email: str | None = None,
+                          name: str | None = None, fixed_phone: str | None = None,
+                          mobile: str | None = None, mobile2: str | None = None,
+                          notify: bool | None = None, notify_email: str | None = None,
+                          password: str | None = None) -> Account:
+        async with self.db() as db, db.begin():
+            account = await db.get(Account, caller.account.id)
+            if account is None:
+                raise PortalError(ErrorCode.NOT_LOGGED_IN)
+            await self._apply(account, USER_FIELDS, email=email, name=name, fixed_phone=fixed_phone,
+                              mobile=mobile, mobile2=mobile2, password=password)
+            if notify is not None:
+                account.notify = notify
+            if notify_email is not None:
+                account.notify_email = rules.email("notify_email", notify_email,
+                                                   required=False)[0]
+            if password is not None:
+                await sessions.end_all(db, account.id, keep_session_id=caller.session_id)
+            await self._flush(db)
+        return account
+
+    # -- subusers (contacts) ---------------------------------------------------------------
+
+    async def add_contact(self, caller: Caller, *, email: str | None, name: str | None,
+                          password: str | None, role: int, fixed_phone: str | None = None,
+                          mobile: str | None = None, mobile2: str | None = None) -> Account:
+        parent = self._main_account(caller)
+        if role not in SUBUSER_ROLES:
+            raise PortalError(ErrorCode.INVALID_FIELD, "role")
+        now = utcnow()
+        contact = Account(parent_id=parent.id, role=role, notify=True, notify_email="",
+                          special_locations=False, created_at=now, updated_at=now,
+                          name=rules.name("name", name),
+                          fixed_phone=rules.phone(CONTACT_FIELDS["fixed_phone"], fixed_phone),
+                          mobile=rules.phone(CONTACT_FIELDS["mobile"], mobile),
+                          mobile2=rules.phone(CONTACT_FIELDS["mobile2"], mobile2))
+        contact.email, contact.email_key = rules.email("email", email)
+        contact.password_hash = await self.passwords.hash(
+            rules.password("password", password, self.settings.min_password_length))
+        await self._insert(contact)
+        return contact
+
+    async def update_contact(self, caller: Caller, contact_id: int, **changes) -> Account:
+        parent = self._main_account(caller)
+        async with self.db() as db, db.begin():
+            contact = await self._own_contact(db, parent, contact_id)
+            await self._apply(contact, CONTACT_FIELDS, **changes)
+            if changes.get("password") is not None:
+                await sessions.end_all(db, contact.id)
+            await self._flush(db)
+        return contact
+
+    async def remove_contact(self, caller: Caller, contact_id: int) -> None:
+        parent = self._main_account(caller)
+        async with self.db() as db, db.begin():
+            contact = await self._own_contact(db, parent, contact_id)
+            await db.delete(contact)
+
+    # -- password recovery -----------------------------------------------------------------
+
+    async def recover_password(self, email: str | None) -> None:
+        """Mail a recovery code if the address has an account; the same answer either way."""
+        _, key = rules.email("email", email)
+        now = utcnow()
+        async with self.db() as db, db.begin():
+            account = await db.scalar(select(Account).where(Account.email_key == key))
+            if account is None:
+                return
+            recent = await db.scalar(select(func.count()).where(
+                RecoveryCode.account_id == account.id,
+                RecoveryCode.created_at > now - timedelta(hours=1)))
+            if recent >= self.settings.recovery_mails_per_hour:
+                return
+            code = new_secret()
+            lifetime = timedelta(seconds=self.settings.recovery_code_lifetime)
+            db.add(RecoveryCode(code_hash=digest(code), account_id=account.id,
+                                created_at=now, expires_at=now + lifetime))
+        self.mailer.submit(self._recovery_mail(account, code, lifetime))
+
+    async def reset_password(self, code: str | None, password: str | None, remember: bool,
+                             address: str) -> Login:
+        code = (code or "").strip()
+        if not code:
+            raise PortalError(ErrorCode.MISSING_FIELD, "recoverycode")
+        if len(code) > MAX_RECOVERY_CODE:
+            raise PortalError(ErrorCode.INVALID_RECOVERY_CODE, "recoverycode")
+        now = utcnow()
+        async with self.db() as db, db.begin():
+            record = await db.scalar(select(RecoveryCode).where(
+                RecoveryCode.code_hash == digest(code)).with_for_update())
+            if record is None:
+                raise PortalError(ErrorCode.INVALID_RECOVERY_CODE, "recoverycode")
+            if record.used_at is not None:
+                raise PortalError(ErrorCode.RECOVERY_CODE_USED, "recoverycode")
+            if record.expires_at <= now:
+                raise PortalError(ErrorCode.RECOVERY_CODE_EXPIRED, "recoverycode")
+            new_password = rules.password("password", password, self.settings.min_password_length)
+            account = await db.get(Account, record.account_id)
+            account.password_hash = await self.passwords.hash(new_password)
+            account.updated_at = now
+            await db.execute(update(RecoveryCode).where(
+                RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None)
+            ).values(used_at=now))
+            await sessions.end_all(db, account.id)
+            await throttle.record(db, self.settings, account.email_key, address, True, now)
+            new = await sessions.start(db, self.settings, account, remember, now)
+        return Login(account, new)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _main_account(self, caller: Caller) -> Account:
+        if caller.account.is_subuser:
+            raise PortalError(ErrorCode.NOT_ALLOWED)
+        return caller.account
+
+    async def _own_contact(self, db: AsyncSession, parent: Account, contact_id: int) -> Account:
+        """The subuser ``contact_id`` of ``parent``; any other id is simply not found."""
+        contact = await db.scalar(select(Account).where(
+            Account.id == contact_id, Account.parent_id == parent.id))
+        if contact is None:
+            raise PortalError(ErrorCode.CONTACT_NOT_FOUND, "contact_id")
+        return contact
+
+    async def _apply(self, account: Account, fields: dict[str, str], *, email=None, name=None,
+                     fixed_phone=None, mobile=None, mobile2=None, password=None) -> None:
+        """Validate and apply the fields that were sent (``None``: leave as is).
+
+        ``fields`` maps attribute names to the field names the caller's form used.
+        """
+        if name is not None:
+            account.name = rules.name(fields["name"], name)
+        if email is not None:
+            account.email, account.email_key = rules.email(fields["email"], email)
+        for attr, value in (("fixed_phone", fixed_phone), ("mobile", mobile),
+                            ("mobile2", mobile2)):
+            if value is not None:
+                setattr(account, attr, rules.phone(fields[attr], value))
+        if password is not None:
+            account.password_hash = await self.passwords.hash(
+                rules.password(fields["password"], password, self.settings.min_password_length))
+        account.updated_at = utcnow()
+
+    async def _insert(self, account: Account) -> None:
+        async with self.db() as db, db.begin():
+            taken = await db.scalar(select(Account.id).where(
+                Account.email_key == account.email_key))
+            if taken is not None:
+                raise PortalError(ErrorCode.EMAIL_TAKEN, "email")
+            db.add(account)
+            await self._flush(db)
+
+    @staticmethod
+    async def _flush(db: AsyncSession) -> None:
+        try:
+            await db.flush()
+        except IntegrityError as exc:  # a concurrent registration took the address
+            raise PortalError(ErrorCode.EMAIL_TAKEN, "email") from exc
+
+    def _recovery_mail(self, account: Account, code: str, lifetime: timedelta):
+        link = f"{self.settings.resolved_public_url}/reset-password?recoverycode={code}"
+        minutes = int(lifetime.total_seconds() // 60)
+        body = (
+            f"Hello {account.name},\n\n"
+            "Someone (hopefully you) asked to reset the password of your BackupRun account.\n"
+            f"Open this link to choose a new password (valid for {minutes} minutes, once):\n\n"
+            f"    {link}\n\n"
+            f"Or send this recovery code with resetPassword: {code}\n\n"
+            "If you did not ask for this, ignore this message; your password stays as it is.\n"
+        )
+        return self.mailer.compose(account.email, "BackupRun password recovery", body)

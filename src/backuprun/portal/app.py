@@ -1,0 +1,104 @@
+"""The portal's Starlette application: ``POST /api.php`` and nothing else (yet).
+
+Rules:
+- Every answer, errors included, is an XML ``<response>`` document (see ``wire``).
+- Wrong path: 404; wrong method: 405 with ``Allow: POST``; wrong body type: 415; body over
+  the size cap: 413; unreadable form: 400; a bug: 500. Application errors: 200.
+- The session cookie is HttpOnly, SameSite=Lax, and Secure when the request came over https
+  (directly, or through a trusted reverse proxy that says so).
+- On start, the database is migrated to the newest schema before the first request.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backuprun.config import Settings
+from backuprun.portal import db as database
+from backuprun.portal import wire
+from backuprun.portal.accounts.service import AccountService
+from backuprun.portal.calls import CALLS, Call, Fields
+from backuprun.portal.calls.base import Services
+from backuprun.portal.errors import ErrorCode, PortalError
+from backuprun.portal.mail import Mailer
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        engine = database.make_engine(settings.resolved_database_url)
+        await database.migrate(engine)
+        app.state.mailer = mailer or Mailer(settings)
+        app.state.services = Services(
+            accounts=AccountService(database.sessionmaker(engine), settings, app.state.mailer))
+        try:
+            yield
+        finally:
+            await app.state.mailer.drain()
+            await engine.dispose()
+
+    async def api(request: Request) -> Response:
+        services: Services = request.app.state.services
+        token = request.cookies.get(settings.cookie_name) or None
+        caller = None
+        try:
+            fields = await wire.read_form(request, settings.max_request_bytes)
+            name = fields.get("apiCALL", "").strip()
+            if not name:
+                raise PortalError(ErrorCode.MISSING_FIELD, "apiCALL")
+            handler = CALLS.get(name)
+            if handler is None:
+                raise PortalError(ErrorCode.UNKNOWN_CALL, "apiCALL")
+            if token:
+                caller = await services.accounts.authenticate(token)
+            call = Call(Fields(fields), services, _address(request), token, caller)
+            answer = await handler(call)
+        except PortalError as error:
+            response = wire.error_response(error)
+            if token and caller is None and error.code == ErrorCode.NOT_LOGGED_IN:
+                _clear_cookie(response, request)
+            return response
+        response = wire.ok_response(answer.elements)
+        if answer.new_session:
+            token, max_age = answer.new_session
+            response.set_cookie(settings.cookie_name, token, max_age=max_age, path="/",
+                                secure=_https(request), httponly=True, samesite="lax")
+        elif answer.end_session:
+            _clear_cookie(response, request)
+        return response
+
+    def _clear_cookie(response: Response, request: Request) -> None:
+        response.delete_cookie(settings.cookie_name, path="/", secure=_https(request),
+                               httponly=True, samesite="lax")
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, ErrorCode.MALFORMED_REQUEST)
+        headers = {"Allow": "POST"} if exc.status_code == 405 else None
+        return wire.error_response(PortalError(code), headers)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return wire.error_response(PortalError(ErrorCode.INTERNAL_ERROR))
+
+    return Starlette(
+        routes=[Route("/api.php", api, methods=["POST"])],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _address(request: Request) -> str:
+    return (request.client.host if request.client else "unknown")[:64]

@@ -1,0 +1,96 @@
+"""What a handler receives (:class:`Call`) and returns (:class:`Answer`)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Mapping
+from xml.etree.ElementTree import Element
+
+from backuprun.portal.accounts.service import AccountService, Caller
+from backuprun.portal.errors import ErrorCode, PortalError
+
+MAX_ID = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Services:
+    """The domain services handlers may use."""
+
+    accounts: AccountService
+
+
+class Fields:
+    """The request's form fields, read the way the API document means them."""
+
+    def __init__(self, values: Mapping[str, str]):
+        self._values = values
+
+    def get(self, name: str) -> str | None:
+        """The value as sent, or ``None`` when the field is absent."""
+        return self._values.get(name)
+
+    def required(self, name: str) -> str:
+        value = self._values.get(name)
+        if value is None or value.strip() == "":
+            raise PortalError(ErrorCode.MISSING_FIELD, name)
+        return value
+
+    def flag(self, name: str, default: bool | None = False) -> bool | None:
+        """A 0/1 switch; absent or empty gives ``default``."""
+        value = (self._values.get(name) or "").strip()
+        if value == "":
+            return default
+        if value not in ("0", "1"):
+            raise PortalError(ErrorCode.INVALID_FIELD, name)
+        return value == "1"
+
+    def identifier(self, name: str) -> int:
+        """A positive integer id."""
+        value = self.required(name).strip()
+        if not value.isascii() or not value.isdigit() or len(value) > 10 or \
+                not 0 < int(value) <= MAX_ID:
+            raise PortalError(ErrorCode.INVALID_FIELD, name)
+        return int(value)
+
+    def choice(self, name: str, allowed: Mapping[str, int], default: int) -> int:
+        value = (self._values.get(name) or "").strip()
+        if value == "":
+            return default
+        if value not in allowed:
+            raise PortalError(ErrorCode.INVALID_FIELD, name)
+        return allowed[value]
+
+
+@dataclass
+class Call:
+    fields: Fields
+    services: Services
+    address: str  # the client's address (the proxy's client when proxy headers are trusted)
+    token: str | None  # the session cookie as sent, if any
+    caller: Caller | None  # the logged-in account, if the cookie names a live session
+
+    @property
+    def logged_in(self) -> Caller:
+        if self.caller is None:
+            raise PortalError(ErrorCode.NOT_LOGGED_IN)
+        return self.caller
+
+
+@dataclass
+class Answer:
+    elements: list[Element] = field(default_factory=list)
+    new_session: tuple[str, int | None] | None = None  # (token, cookie max-age)
+    end_session: bool = False
+
+
+Handler = Callable[[Call], Awaitable[Answer]]
+
+
+def login_required(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def wrapper(call: Call) -> Answer:
+        call.logged_in  # noqa: B018 - raises not_logged_in
+        return await handler(call)
+
+    return wrapper

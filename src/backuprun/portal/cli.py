@@ -1,0 +1,73 @@
+"""``backuprun serve``: run the portal with uvicorn.
+
+Every option can also come from the config file or a ``BACKUPRUN_<KEY>`` environment
+variable (see ``backuprun.config``); an option given on the command line wins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from backuprun.config import ConfigError, Settings, load_settings
+
+
+def serve(
+    host: str = typer.Option(None, "--host", help="Address to listen on [default: 127.0.0.1]."),
+    port: int = typer.Option(None, "--port", help="Port to listen on [default: 8080]."),
+    data_dir: Path = typer.Option(
+        None, "--data-dir",
+        help="Data folder: SQLite database, outbox [default: ./backuprun-data]."),
+    config: Path = typer.Option(
+        None, "--config", envvar="BACKUPRUN_CONFIG", help="TOML config file."),
+    database_url: str = typer.Option(
+        None, "--database-url",
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db "
+             "[env BACKUPRUN_DATABASE_URL; default: SQLite in the data folder]."),
+    certfile: Path = typer.Option(None, "--certfile", help="TLS certificate (PEM): serve https."),
+    keyfile: Path = typer.Option(None, "--keyfile", help="TLS private key (PEM)."),
+    forwarded_allow_ips: str = typer.Option(
+        None, "--forwarded-allow-ips",
+        help="Comma-separated proxy addresses (or *) whose X-Forwarded-For/-Proto headers "
+             "are trusted. Not given: forwarded headers are ignored."),
+    public_url: str = typer.Option(
+        None, "--public-url", help="Base URL of the portal as users reach it (for e-mail links)."),
+) -> None:
+    """Start the portal (the api.php API) on the embedded default or as configured."""
+    try:
+        settings = load_settings(
+            config, host=host, port=port, data_dir=data_dir, database_url=database_url,
+            certfile=str(certfile) if certfile else None,
+            keyfile=str(keyfile) if keyfile else None,
+            forwarded_allow_ips=forwarded_allow_ips, public_url=public_url)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if bool(settings.certfile) != bool(settings.keyfile):
+        raise typer.BadParameter("--certfile and --keyfile go together")
+    run(settings)
+
+
+def uvicorn_config(settings: Settings, app=None):
+    import uvicorn
+
+    from backuprun.portal.app import create_app
+
+    return uvicorn.Config(
+        app or create_app(settings), host=settings.host, port=settings.port,
+        ssl_certfile=settings.certfile, ssl_keyfile=settings.keyfile,
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
+        server_header=False, log_level="info",
+    )
+
+
+def run(settings: Settings) -> None:
+    import uvicorn
+
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    uvicorn.Server(uvicorn_config(settings)).run()
+
+
+if __name__ == "__main__":  # python -m backuprun.portal.cli [options]
+    typer.run(serve)

@@ -1,0 +1,92 @@
+"""The portal's error codes: stable names, readable messages.
+
+Rules:
+- A code, once published, never changes meaning and is never reused; add new codes, never
+  rename. ``docs/api.md`` lists every code with its message (a test checks they agree).
+- Messages never echo user input and never say whether an e-mail address has an account.
+- Application errors travel with HTTP 200 (PHP clients only check that curl itself worked);
+  only the wire-level codes carry their own HTTP status.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    # wire level (own HTTP status)
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    REQUEST_TOO_LARGE = "request_too_large"
+    MALFORMED_REQUEST = "malformed_request"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    INTERNAL_ERROR = "internal_error"
+    # any call
+    UNKNOWN_CALL = "unknown_call"
+    MISSING_FIELD = "missing_field"
+    INVALID_FIELD = "invalid_field"
+    FIELD_TOO_LONG = "field_too_long"
+    NOT_LOGGED_IN = "not_logged_in"
+    NOT_ALLOWED = "not_allowed"
+    # accounts
+    INVALID_EMAIL = "invalid_email"
+    PASSWORD_TOO_SHORT = "password_too_short"
+    EMAIL_TAKEN = "email_taken"
+    WRONG_CREDENTIALS = "wrong_credentials"
+    LOGIN_THROTTLED = "login_throttled"
+    CONTACT_NOT_FOUND = "contact_not_found"
+    INVALID_RECOVERY_CODE = "invalid_recovery_code"
+    RECOVERY_CODE_EXPIRED = "recovery_code_expired"
+    RECOVERY_CODE_USED = "recovery_code_used"
+
+
+MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.NOT_FOUND: "There is nothing at this address; the API is POST /api.php.",
+    ErrorCode.METHOD_NOT_ALLOWED: "The API only accepts POST requests.",
+    ErrorCode.REQUEST_TOO_LARGE: "The request is larger than the server accepts.",
+    ErrorCode.MALFORMED_REQUEST: "The request body could not be read as a form.",
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE:
+        "Send the fields as multipart/form-data or application/x-www-form-urlencoded.",
+    ErrorCode.INTERNAL_ERROR: "The server failed to handle the request; please retry later.",
+    ErrorCode.UNKNOWN_CALL: "The apiCALL field does not name a known call.",
+    ErrorCode.MISSING_FIELD: "A required field is missing or empty.",
+    ErrorCode.INVALID_FIELD: "A field has a value that is not allowed.",
+    ErrorCode.FIELD_TOO_LONG: "A field is longer than allowed.",
+    ErrorCode.NOT_LOGGED_IN: "This call needs a logged-in session; call login first.",
+    ErrorCode.NOT_ALLOWED: "This account is not allowed to make this call.",
+    ErrorCode.INVALID_EMAIL: "The e-mail address is not valid.",
+    ErrorCode.PASSWORD_TOO_SHORT: "The password is too short.",
+    ErrorCode.EMAIL_TAKEN: "An account with this e-mail address already exists.",
+    ErrorCode.WRONG_CREDENTIALS: "The e-mail address or the password is wrong.",
+    ErrorCode.LOGIN_THROTTLED:
+        "Too many failed logins; wait a few minutes or reset the password by e-mail.",
+    ErrorCode.CONTACT_NOT_FOUND: "This account has no subuser with that contact_id.",
+    ErrorCode.INVALID_RECOVERY_CODE: "The recovery code is not valid.",
+    ErrorCode.RECOVERY_CODE_EXPIRED:
+        "The recovery code has expired; ask for a new one with recoverPassword.",
+    ErrorCode.RECOVERY_CODE_USED:
+        "The recovery code was already used; ask for a new one with recoverPassword.",
+}
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.REQUEST_TOO_LARGE: 413,
+    ErrorCode.MALFORMED_REQUEST: 400,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+
+class PortalError(Exception):
+    """A refusal with a stable code; ``field`` names the offending field when there is one."""
+
+    def __init__(self, code: ErrorCode, field: str | None = None, message: str | None = None):
+        self.code = code
+        self.field = field
+        self.message = message or MESSAGES[code]
+        super().__init__(f"{code.value}: {self.message}" + (f" ({field})" if field else ""))
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 200)
