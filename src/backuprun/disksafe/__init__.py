@@ -1,0 +1,46 @@
+"""The disk safe: a deduplicated, compressed, (optionally) encrypted store of recovery points.
+
+Layers (imports flow downward only; storage never sees a key or plaintext)::
+
+    cli            backuprun disksafe init|backup|list|ls|restore|passwd
+    archiver       file tree -> chunks + tree blobs -> recovery point (incremental)
+    restorer       recovery point -> file tree
+    tree           tree blobs: one per directory, entries with metadata and chunk ids
+    chunker        reading + FastCDC + keyed BLAKE3 ids, apart from storing (pull model)
+    repository     an opened safe: config, index, blob reads, recovery points, locks
+    packer         BlobWriter: writer thread fills packs, saver thread stores them, index
+    pack / index   pack layout (frames, trailer) / in-memory index + index objects
+    objects        sealed standalone objects (config, index, points)
+    keys / crypto  key objects (Argon2id-wrapped bundle) / subkeys, AEAD or MAC sealing
+    lock           locks stored in the safe (exclusive/shared, heartbeat, stale takeover)
+    format         magic, version, object and blob types, storage name prefixes
+
+The on-storage format is written down in ``docs/disksafe-format.md``.
+
+API for tools built on the repository layer (verify, forget, prune, gc, index rebuild):
+
+- ``Repository.open(storage, password)`` / ``Repository.init(storage, password, encrypted)``;
+  ``repo.keys`` (``MasterKeys``), ``repo.config``, ``repo.storage``.
+- ``repo.lock(exclusive: bool, purpose: str)`` -> ``Lock`` (context manager); call
+  ``lock.check()`` before committing. Backup and anything that deletes take it exclusive.
+- ``repo.index``: ``Index`` with ``lookup(id) -> (PackInfo, BlobEntry) | None``,
+  ``blobs()`` (every (pack, entry)), ``packs()``, ``index_names``; ``repo.load_index()``
+  re-reads it; ``repo.index_names()``, ``repo.load_index_object(name)`` and
+  ``index.parse_index_body`` read index objects one by one.
+- ``pack.read_trailer(storage, name, keys) -> (salt, size, entries)`` and
+  ``pack.scan_frames(data)`` rebuild an index from packs; ``index.index_body(...)`` plus
+  ``objects.seal_object(keys, T_INDEX, name, body)`` write one (``index.new_index_name``).
+- ``repo.load_blob(id)`` (verified plaintext), ``repo.load_tree(id)``;
+  ``pack.open_blob(keys, salt, entry, sealed)`` checks one blob's sealed bytes.
+- ``repo.points()``, ``repo.find_point(ref)``, ``repo.point_names()``,
+  ``repo.load_point(name)``, ``repo.save_point(point)``; a point's ``tree`` is the root tree
+  id; ``tree.walk(repo, tree_id)`` yields ``(path, entry)`` for every entry beneath it.
+- ``repo.writer()`` -> ``BlobWriter`` (``claim``, ``add``, ``lacks``, ``flush``).
+- ``repo.lacking(ids)`` answers which chunk ids the safe lacks; ``repo.chunker_spec()`` is
+  what an agent needs to chunk and name data like the safe (``chunker.Chunker``).
+
+Rules: write data, then index, then the recovery point (``BlobWriter.flush`` syncs before
+the index object and again after it); delete in the reverse order (points, then index
+objects, then packs). Never delete a pack an index object names unless a newer index
+object that ``supersedes`` it omits it, and never while another lock holder may write.
+"""

@@ -1,0 +1,44 @@
+"""zstd compression of blobs, skipped when it does not pay."""
+
+from __future__ import annotations
+
+import threading
+
+import zstandard
+
+from backuprun.disksafe.format import BF_ZSTD
+
+LEVEL = 3
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    c = getattr(_local, "c", None)
+    if c is None:
+        c = _local.c = zstandard.ZstdCompressor(level=LEVEL)
+    return c
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d = getattr(_local, "d", None)
+    if d is None:
+        d = _local.d = zstandard.ZstdDecompressor()
+    return d
+
+
+def compress(data: bytes | memoryview) -> tuple[int, bytes | memoryview]:
+    """Return ``(flags, payload)``: zstd-3 when that saves at least 1/32, else ``data``."""
+    size = len(data)
+    if size < 64:
+        return 0, data
+    packed = _compressor().compress(data)
+    if len(packed) <= size - (size >> 5):
+        return BF_ZSTD, packed
+    return 0, data
+
+
+def decompress(flags: int, payload: bytes, raw_len: int) -> bytes:
+    """Undo :func:`compress`."""
+    if flags & BF_ZSTD:
+        return _decompressor().decompress(payload, max_output_size=raw_len)
+    return payload

@@ -1,0 +1,205 @@
+"""The repository: a disk safe opened with its key, owning config, index, blobs and points.
+
+The archiver, restorer (and checker, pruner) see only a :class:`Repository`, never the
+storage layout. Objects in storage (see docs/disksafe-format.md)::
+
+    keys/<hex>           key objects (bundle wrapped by the password-derived key)
+    config               sealed: format version, safe id, chunker sizes, pack size
+    packs/<hh>/<hex>     packs of sealed blobs (data chunks and trees)
+    index/<hex>          sealed index objects: which blob sits where
+    points/<hex>         sealed recovery points: root tree id, source, times, stats
+    locks/<hex>          locks (see ``lock``)
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+
+from backuprun.disksafe import keys as keyobjects
+from backuprun.disksafe.chunker import AVG_SIZE, MAX_SIZE, MIN_SIZE, ChunkerSpec
+from backuprun.disksafe.compress import decompress
+from backuprun.disksafe.crypto import MasterKeys
+from backuprun.disksafe.errors import DamagedData, PointNotFound, SafeExists, SafeNotFound
+from backuprun.disksafe.format import (BLOB_TREE, CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX,
+                                       POINTS_PREFIX, T_CONFIG, T_INDEX, T_POINT)
+from backuprun.disksafe.index import Index, PackInfo, parse_index_body
+from backuprun.disksafe.lock import Lock
+from backuprun.disksafe.objects import open_object, seal_object
+from backuprun.disksafe.pack import BlobEntry, open_blob
+from backuprun.disksafe.packer import BlobWriter
+from backuprun.disksafe.recoverypoint import RecoveryPoint
+from backuprun.storage import NotFound, Storage
+
+READ_WINDOW = 4 * 1024 * 1024
+
+
+class Repository:
+    """An opened disk safe. Create with :meth:`init` or :meth:`open`."""
+
+    def __init__(self, storage: Storage, keys: MasterKeys, config: dict, key_name: str) -> None:
+        self.storage = storage
+        self.keys = keys
+        self.config = config
+        self.key_name = key_name
+        self.index = Index()
+        self._local = threading.local()
+
+    # -- creating and opening ----------------------------------------------------------
+    @classmethod
+    def init(cls, storage: Storage, password: bytes | None, encrypted: bool = True,
+             min_size: int = MIN_SIZE, avg_size: int = AVG_SIZE,
+             max_size: int = MAX_SIZE) -> Repository:
+        """Create a new safe in empty storage. Write order: config, then the key object."""
+        if any(True for _ in storage.list(KEYS_PREFIX)) or storage.exists(CONFIG_NAME):
+            raise SafeExists(f"a disk safe already exists at {storage.url}")
+        if encrypted and not password:
+            raise ValueError("an encrypted disk safe needs a password")
+        keys = MasterKeys.generate(encrypted)
+        config = {"v": 1, "safe_id": secrets.token_hex(16), "created": time.time(),
+                  "chunker": {"min": min_size, "avg": avg_size, "max": max_size},
+                  "compression": "zstd-3", "encryption": "aes-256-gcm" if encrypted else "none"}
+        storage.save(CONFIG_NAME, seal_object(keys, T_CONFIG, CONFIG_NAME, config))
+        key_name = keyobjects.new_key_name()
+        storage.save(key_name, keyobjects.encode_key(keys, password))
+        storage.sync()
+        return cls(storage, keys, config, key_name)
+
+    @classmethod
+    def open(cls, storage: Storage, password: bytes | None, load_index: bool = True) -> Repository:
+        """Open with ``password`` (ignored for unencrypted safes); load the index."""
+        keys, key_name = keyobjects.unlock(storage, password)
+        try:
+            config = open_object(keys, T_CONFIG, CONFIG_NAME, storage.load(CONFIG_NAME))
+        except NotFound:
+            raise SafeNotFound(f"disk safe at {storage.url} has no config object") from None
+        repo = cls(storage, keys, config, key_name)
+        if load_index:
+            repo.load_index()
+        return repo
+
+    @staticmethod
+    def needs_password(storage: Storage) -> bool:
+        """Whether the safe at ``storage`` is encrypted (``SafeNotFound`` if none)."""
+        name = keyobjects.list_keys(storage)[0]
+        return keyobjects.key_is_encrypted(storage.load(name), name)
+
+    def change_password(self, new_password: bytes | None) -> None:
+        """Rewrap the key bundle: write the new key object, then remove the old one."""
+        name = keyobjects.new_key_name()
+        self.storage.save(name, keyobjects.encode_key(self.keys, new_password))
+        self.storage.sync()
+        old, self.key_name = self.key_name, name
+        self.storage.remove(old)
+        self.storage.sync()
+
+    # -- locks, chunker, writer -------------------------------------------------------
+    def lock(self, exclusive: bool, purpose: str) -> Lock:
+        """A lock on this safe (not yet acquired; use ``with repo.lock(...)``)."""
+        return Lock(self.storage, exclusive, purpose)
+
+    def chunker_spec(self) -> ChunkerSpec:
+        c = self.config["chunker"]
+        return ChunkerSpec(self.keys.chunker_seed, self.keys.id_key, c["min"], c["avg"], c["max"])
+
+    def writer(self, **kwargs: Any) -> BlobWriter:
+        return BlobWriter(self, **kwargs)
+
+    def lacking(self, ids: list[bytes]) -> list[bytes]:
+        """The ids among ``ids`` this safe does not hold (what an agent must send)."""
+        return [i for i in ids if i not in self.index]
+
+    # -- index ------------------------------------------------------------------------
+    def index_names(self) -> list[str]:
+        return sorted(self.storage.list(INDEX_PREFIX))
+
+    def load_index_object(self, name: str) -> dict:
+        return open_object(self.keys, T_INDEX, name, self.storage.load(name))
+
+    def load_index(self) -> None:
+        """Read every index object into :attr:`index` (a fresh one)."""
+        index = Index()
+        for name in self.index_names():
+            for info, entries in parse_index_body(self.load_index_object(name)):
+                index.add_pack(info, entries)
+            index.index_names.add(name)
+        self.index = index
+
+    # -- blobs ------------------------------------------------------------------------
+    def locate(self, blob_id: bytes) -> tuple[PackInfo, BlobEntry]:
+        found = self.index.lookup(blob_id)
+        if found is None:
+            raise DamagedData(f"blob {blob_id.hex()} is not in the index")
+        return found
+
+    def _read_sealed(self, pack: PackInfo, entry: BlobEntry) -> bytes | memoryview:
+        """The sealed bytes of a blob, through a per-thread read-ahead window."""
+        win = getattr(self._local, "win", None)
+        if win is not None and win[0] == pack.name and win[1] <= entry.offset \
+                and entry.offset + entry.length <= win[1] + len(win[2]):
+            start = entry.offset - win[1]
+            return memoryview(win[2])[start:start + entry.length]
+        length = max(entry.length, min(READ_WINDOW, pack.size - entry.offset))
+        data = self.storage.load(pack.name, entry.offset, length)
+        if len(data) < entry.length:
+            raise DamagedData(f"{pack.name}: truncated at blob {entry.id.hex()}")
+        self._local.win = (pack.name, entry.offset, data)
+        return memoryview(data)[:entry.length]
+
+    def load_blob(self, blob_id: bytes) -> bytes:
+        """The plaintext of a blob; ``DamagedData`` if missing or damaged."""
+        pack, entry = self.locate(blob_id)
+        try:
+            sealed = self._read_sealed(pack, entry)
+        except NotFound:
+            raise DamagedData(f"pack {pack.name} is missing") from None
+        plain = open_blob(self.keys, pack.salt, entry, sealed, f"blob {blob_id.hex()}")
+        try:
+            return decompress(entry.flags, plain, entry.raw_len)
+        except Exception as exc:  # noqa: BLE001
+            raise DamagedData(f"blob {blob_id.hex()}: does not decompress: {exc}") from None
+
+    def load_tree(self, tree_id: bytes) -> dict:
+        """A decoded tree blob (see ``tree``)."""
+        data = self.load_blob(tree_id)
+        try:
+            return msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except Exception as exc:  # noqa: BLE001
+            raise DamagedData(f"tree {tree_id.hex()}: does not parse: {exc}") from None
+
+    # -- recovery points --------------------------------------------------------------
+    def point_names(self) -> list[str]:
+        return sorted(self.storage.list(POINTS_PREFIX))
+
+    def load_point(self, name: str) -> RecoveryPoint:
+        body = open_object(self.keys, T_POINT, name, self.storage.load(name))
+        return RecoveryPoint.from_body(name[len(POINTS_PREFIX):], body)
+
+    def points(self) -> list[RecoveryPoint]:
+        """Every recovery point, oldest first."""
+        return sorted((self.load_point(n) for n in self.point_names()),
+                      key=lambda p: (p.time, p.id))
+
+    def find_point(self, ref: str) -> RecoveryPoint:
+        """A recovery point by id, unique id prefix, or ``latest``."""
+        points = self.points()
+        if ref == "latest":
+            if not points:
+                raise PointNotFound("the disk safe has no recovery points")
+            return points[-1]
+        found = [p for p in points if p.id.startswith(ref)]
+        if len(found) != 1:
+            raise PointNotFound(f"{'no' if not found else 'more than one'} recovery point "
+                                f"matches {ref!r}")
+        return found[0]
+
+    def save_point(self, point: RecoveryPoint) -> None:
+        """Write a recovery point. Call only after the writer's flush (data, index first)."""
+        name = POINTS_PREFIX + point.id
+        self.storage.save(name, seal_object(self.keys, T_POINT, name, point.to_body()))
+        self.storage.sync()
