@@ -1,0 +1,80 @@
+"""Login throttling per account and per address, with windows that expire.
+
+Distinct client addresses come through a trusted reverse proxy (``X-Forwarded-For``), which
+also shows that forwarded headers are honoured when, and only when, configured.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import PASSWORD, unique_email
+
+
+@pytest.fixture
+def throttled(make_portal):
+    return make_portal(login_max_failures_per_account=3, login_max_failures_per_address=5,
+                       login_window=2, forwarded_allow_ips="127.0.0.1")
+
+
+def login_from(api, address, email, password=PASSWORD):
+    from .conftest import Answer
+
+    fields = {"apiCALL": "login", "email": email, "password": password}
+    return Answer(api.post(fields, headers={"X-Forwarded-For": address}))
+
+
+def test_account_throttled_then_released(throttled, new_api):
+    api = new_api(throttled)
+    email = api.register()
+    for _ in range(3):
+        login_from(api, "203.0.113.1", email, "wrong password").fails("wrong_credentials")
+    # the right password from a new address is refused while the window lasts
+    login_from(api, "203.0.113.2", email).fails("login_throttled")
+    login_from(api, "203.0.113.3", email, "wrong password").fails("login_throttled")
+    time.sleep(2.1)  # the window slides past the failures: never locked out for good
+    login_from(api, "203.0.113.2", email).ok()
+
+
+def test_familiar_address_is_not_locked_out_by_an_attacker(throttled, new_api):
+    api = new_api(throttled)
+    email = api.register()
+    login_from(api, "198.51.100.7", email).ok()  # the owner's usual address
+    for i in range(3):
+        login_from(api, f"203.0.113.{10 + i}", email, "guess").fails("wrong_credentials")
+    login_from(api, "203.0.113.20", email).fails("login_throttled")
+    login_from(api, "198.51.100.7", email).ok()
+
+
+def test_address_throttled_across_accounts(throttled, new_api):
+    api = new_api(throttled)
+    for _ in range(5):
+        login_from(api, "192.0.2.50", unique_email(), "guess").fails("wrong_credentials")
+    victim = api.register()
+    login_from(api, "192.0.2.50", victim).fails("login_throttled")
+    login_from(api, "192.0.2.51", victim).ok()  # other addresses are unaffected
+
+
+def test_reset_password_lifts_the_account_limit(throttled, new_api):
+    from .conftest import read_outbox, recovery_code
+
+    api = new_api(throttled)
+    email = api.register()
+    for _ in range(3):
+        login_from(api, "203.0.113.30", email, "guess").fails("wrong_credentials")
+    login_from(api, "203.0.113.31", email).fails("login_throttled")
+    api.call("recoverPassword", email=email).ok()
+    code = recovery_code(read_outbox(throttled.outbox, email)[0])
+    api.call("resetPassword", recoverycode=code, password="brand new password").ok()
+    login_from(api, "203.0.113.32", email, "brand new password").ok()
+
+
+def test_forwarded_header_ignored_without_configuration(make_portal, new_api):
+    portal = make_portal(login_max_failures_per_address=2)  # no forwarded_allow_ips
+    api = new_api(portal)
+    for i in range(2):
+        login_from(api, f"203.0.113.{i}", unique_email(), "guess").fails("wrong_credentials")
+    # a spoofed X-Forwarded-For does not escape the per-address limit
+    login_from(api, "203.0.113.99", unique_email(), "guess").fails("login_throttled")

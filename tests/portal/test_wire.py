@@ -1,0 +1,88 @@
+"""The HTTP surface: methods, paths, body types and sizes, and well-formed XML always."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import PASSWORD, Answer, unique_email
+
+
+@pytest.fixture
+def http():
+    with httpx.Client(timeout=30) as client:
+        yield client
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_wrong_method_is_405(http, portal, method):
+    response = http.request(method, portal.api_url)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    Answer(response).fails("method_not_allowed", http=405)
+
+
+@pytest.mark.parametrize("path", ["/", "/api", "/api.php/x", "/index.php"])
+def test_wrong_path_is_404(http, portal, path):
+    response = http.post(portal.url + path, data={"apiCALL": "login"})
+    Answer(response).fails("not_found", http=404)
+
+
+def test_other_body_types_are_415(http, portal):
+    response = http.post(portal.api_url, content=b'{"apiCALL": "login"}',
+                         headers={"content-type": "application/json"})
+    Answer(response).fails("unsupported_media_type", http=415)
+    response = http.post(portal.api_url, content=b"apiCALL=login")  # no content type
+    Answer(response).fails("unsupported_media_type", http=415)
+
+
+def test_request_over_size_cap_is_413(http, portal):
+    cap = portal.settings.max_request_bytes
+    response = http.post(portal.api_url, data={"apiCALL": "login", "email": "a" * cap})
+    Answer(response).fails("request_too_large", http=413)
+    response = http.post(portal.api_url, files={"apiCALL": (None, "login"),
+                                                "name": (None, "n" * cap)})
+    Answer(response).fails("request_too_large", http=413)
+
+
+def test_chunked_request_over_size_cap_is_413(http, portal):
+    cap = portal.settings.max_request_bytes
+
+    def body():
+        yield b"apiCALL=login&email="
+        for _ in range(cap // 1024 + 2):
+            yield b"a" * 1024
+
+    response = http.post(portal.api_url, content=body(),
+                         headers={"content-type": "application/x-www-form-urlencoded"})
+    Answer(response).fails("request_too_large", http=413)
+
+
+def test_file_upload_is_refused(http, portal):
+    response = http.post(portal.api_url, data={"apiCALL": "login"},
+                         files={"email": ("a.txt", b"a@example.com", "text/plain")})
+    Answer(response).fails("malformed_request", http=400)
+
+
+def test_broken_multipart_is_400(http, portal):
+    response = http.post(portal.api_url, content=b"--xyz\r\nnonsense",
+                         headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert response.status_code in (400, 200)
+    assert Answer(response).status == "error"
+
+
+def test_both_encodings_reach_the_same_account(portal, new_api):
+    email = unique_email()
+    first = new_api()
+    first.register(email)
+    # the other encoding, on a raw client
+    with httpx.Client(timeout=30) as http:
+        fields = {"apiCALL": "login", "email": email, "password": PASSWORD}
+        Answer(http.post(portal.api_url, data=fields)).ok()
+        Answer(http.post(portal.api_url, files={k: (None, v) for k, v in fields.items()})).ok()
+
+
+def test_answer_is_xml_with_declaration_and_utf8(api):
+    answer = api.call("registerNewUser", email=unique_email(), name="x", password=PASSWORD)
+    assert answer.response.content.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    assert answer.response.headers["content-type"] == "text/xml; charset=utf-8"
