@@ -2,8 +2,12 @@
 
 It listens on 127.0.0.1 only, on free ports, with telemetry, the admin UI, WebDAV, Iceberg
 and Lance off, keeps its data in a given folder and accepts one access key. ``start``
-returns once a bucket can be created and written; ``SeaweedS3.stop`` sends SIGTERM, then
-SIGKILL after 15 s. The server also gets SIGTERM if the test process dies first.
+returns once a bucket can be created and written (about 1 s here); ``SeaweedS3.stop`` sends
+SIGTERM, then SIGKILL after 15 s. The server also gets SIGTERM if the test process dies
+first.
+
+Run it by hand with ``python tests/s3server.py``: it prints the environment to use and
+serves until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -121,6 +125,9 @@ def _launch(weed: str, run_dir: Path) -> SeaweedS3:
         weed, "mini", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
         "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
         f"-s3.config={config}", f"-dir={data}",
+        # Internal connections idle for 5 s are closed: without it, SIGTERM after raced
+        # conditional PUTs often hung 15 s waiting on a connection to the volume server.
+        "-idleTimeout=5",
         f"-master.port={master}", f"-master.port.grpc={master_grpc}",
         f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
         f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
@@ -199,3 +206,17 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="backuprun-s3-") as tmp:
+        server = start(Path(tmp))
+        for var, value in server.env().items():
+            print(f"export {var}={value}")
+        print(f"# bucket {server.bucket}; started in {server.start_seconds:.1f} s; Ctrl-C stops")
+        try:
+            server.process.wait()
+        except KeyboardInterrupt:
+            server.stop()

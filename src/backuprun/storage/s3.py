@@ -25,21 +25,24 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
-from botocore.exceptions import ReadTimeoutError
+from botocore import exceptions as boto_errors
+from botocore.exceptions import BotoCoreError, ClientError
 
 from backuprun.storage.base import AlreadyExists, NotFound, StorageError, TransientError
 from backuprun.storage.base import check_name
 
 _MAX_PUT = 5 * 1024**3
-_MISSING = {"404", "NoSuchKey", "NotFound"}
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 _TRANSIENT = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
               "InternalError", "ServiceUnavailable", "ConditionalRequestConflict"}
+_TRANSIENT_BOTO = (boto_errors.ConnectionError, boto_errors.HTTPClientError,
+                   boto_errors.IncompleteReadError, boto_errors.FlexibleChecksumError)
 
 
 def make_client(**kwargs: Any) -> Any:
@@ -78,7 +81,7 @@ class S3Storage:
     def from_url(cls, url: str, **kwargs: Any) -> S3Storage:
         """Open ``s3://bucket[/prefix]``; keyword arguments go to the constructor."""
         parts = urlsplit(url)
-        if parts.scheme != "s3" or not parts.netloc:
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"not an s3://bucket[/prefix] URL: {url!r}")
         return cls(parts.netloc, parts.path, **kwargs)
 
@@ -92,60 +95,45 @@ class S3Storage:
             raise StorageError(f"{name}: {len(body)} bytes is more than one PUT takes")
         extra = {} if overwrite else {"IfNoneMatch": "*"}
         try:
-            self._put(key, body, extra)
-        except ClientError as e:
-            if _code(e) != "NoSuchBucket":
-                raise _error(e, name) from None
+            with _errors(name):
+                self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+        except NotFound:  # no bucket yet: the first save creates it
             self._create_bucket()
-            try:
-                self._put(key, body, extra)
-            except ClientError as e2:
-                raise _error(e2, name) from None
-        except BotoCoreError as e:
-            raise _error(e, name) from None
-
-    def _put(self, key: str, body: bytes, extra: dict[str, str]) -> None:
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+            with _errors(name):
+                self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
 
     def _create_bucket(self) -> None:
-        with self._bucket_lock:
+        with self._bucket_lock, _errors(self.bucket):
             try:
                 self._client.create_bucket(Bucket=self.bucket)
             except ClientError as e:
                 if _code(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise _error(e, self.bucket) from None
-            except BotoCoreError as e:
-                raise _error(e, self.bucket) from None
+                    raise
 
     def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         if offset < 0 or (length is not None and length < 0):
             raise ValueError(f"bad range: offset={offset} length={length}")
         key = self._key(name)
         if length == 0:
-            self.size(name)
+            self.size(name)  # raises NotFound
             return b""
         extra = {}
         if offset or length is not None:
             end = "" if length is None else str(offset + length - 1)
             extra["Range"] = f"bytes={offset}-{end}"
-        try:
-            response = self._client.get_object(Bucket=self.bucket, Key=key, **extra)
+        with _errors(name):
+            try:
+                response = self._client.get_object(Bucket=self.bucket, Key=key, **extra)
+            except ClientError as e:
+                if _code(e) == "InvalidRange":
+                    return b""  # the blob exists but ends before offset
+                raise
             return response["Body"].read()
-        except ClientError as e:
-            if _code(e) == "InvalidRange":
-                return b""  # the blob exists but ends before offset
-            raise _error(e, name) from None
-        except BotoCoreError as e:
-            raise _error(e, name) from None
 
     def size(self, name: str) -> int:
-        try:
-            return self._client.head_object(Bucket=self.bucket, Key=self._key(name))[
-                "ContentLength"]
-        except ClientError as e:
-            raise _error(e, name) from None
-        except BotoCoreError as e:
-            raise _error(e, name) from None
+        with _errors(name):
+            response = self._client.head_object(Bucket=self.bucket, Key=self._key(name))
+            return int(response["ContentLength"])
 
     def exists(self, name: str) -> bool:
         try:
@@ -160,27 +148,29 @@ class S3Storage:
                                    PaginationConfig={"PageSize": self._page_size})
         strip = len(self._key_prefix)
         try:
-            for page in pages:
-                for obj in page.get("Contents", ()):
-                    yield obj["Key"][strip:]
-        except ClientError as e:
-            if _code(e) == "NoSuchBucket":
-                return
-            raise _error(e, prefix) from None
-        except BotoCoreError as e:
-            raise _error(e, prefix) from None
+            with _errors(prefix or self.url):
+                for page in pages:
+                    for obj in page.get("Contents", ()):
+                        yield obj["Key"][strip:]
+        except NotFound:  # no bucket: nothing stored yet
+            return
 
     def remove(self, name: str) -> None:
-        self.size(name)  # raises NotFound
-        try:
+        self.size(name)  # raises NotFound: S3's DELETE succeeds on missing keys
+        with _errors(name):
             self._client.delete_object(Bucket=self.bucket, Key=self._key(name))
-        except ClientError as e:
-            raise _error(e, name) from None
-        except BotoCoreError as e:
-            raise _error(e, name) from None
 
     def sync(self) -> None:
         """Nothing to do: S3 acknowledges a PUT once it is durable."""
+
+
+@contextmanager
+def _errors(name: str) -> Iterator[None]:
+    """Turn boto errors about ``name`` into storage errors."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as e:
+        raise _error(e, name) from e
 
 
 def _code(error: ClientError) -> str:
@@ -193,12 +183,12 @@ def _status(error: ClientError) -> int:
 
 def _error(error: ClientError | BotoCoreError, name: str) -> StorageError:
     """The storage error for a boto error about ``name``."""
-    if isinstance(error, (BotoConnectionError, ReadTimeoutError)):
+    if isinstance(error, _TRANSIENT_BOTO):
         return TransientError(f"{name}: {error}")
     if isinstance(error, BotoCoreError):
         return StorageError(f"{name}: {error}")
     code, status = _code(error), _status(error)
-    if code in _MISSING or code == "NoSuchBucket":
+    if code in _MISSING:
         return NotFound(name)
     if code == "PreconditionFailed" or status == 412:
         return AlreadyExists(name)
