@@ -1,0 +1,318 @@
+"""Backup: walk a file tree, store what the safe lacks, commit a recovery point.
+
+Pipeline: the calling thread walks the tree (scandir, sorted by name) and stats every
+entry. Files whose size, mtime, ctime and inode match the parent recovery point keep their
+chunk list without being read. Other files go to a pool of worker threads (small files in
+batches, each large file alone), which read, chunk, hash and compress, and hand new chunks to
+the ``BlobWriter``. Each directory becomes a tree blob once its files are done; directories
+wait in a bounded queue in post-order, so children are stored before their parents and
+memory stays bounded by the queue and the current path, never by the tree's size.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from backuprun.disksafe.chunker import Chunker
+from backuprun.disksafe.compress import compress
+from backuprun.disksafe.errors import DamagedData
+from backuprun.disksafe.format import BLOB_DATA, BLOB_TREE
+from backuprun.disksafe.metadata import entry_for, same_file
+from backuprun.disksafe.packer import BlobWriter
+from backuprun.disksafe.recoverypoint import RecoveryPoint
+from backuprun.disksafe.repository import Repository
+from backuprun.disksafe.tree import encode_tree, entries_of
+
+SMALL_FILE = 1024 * 1024
+BATCH_FILES = 128
+BATCH_BYTES = 4 * 1024 * 1024
+MAX_PENDING_DIRS = 256
+
+
+class _Job:
+    __slots__ = ("files", "nbytes", "done", "submitted", "error")
+
+    def __init__(self) -> None:
+        self.files: list[tuple[dict, bytes]] = []
+        self.nbytes = 0
+        self.done = threading.Event()
+        self.submitted = False
+        self.error: BaseException | None = None
+
+
+class _Dir:
+    __slots__ = ("entries", "jobs", "tree_id")
+
+    def __init__(self) -> None:
+        self.entries: list[dict] = []
+        self.jobs: list[_Job] = []
+        self.tree_id: bytes | None = None
+
+
+@dataclass
+class Stats:
+    files: int = 0
+    dirs: int = 0
+    others: int = 0
+    bytes_total: int = 0  # size of all files in the recovery point
+    bytes_read: int = 0  # bytes read from changed files
+    files_read: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Archiver:
+    """Walks one source tree into tree blobs; see the module docstring."""
+
+    def __init__(self, repo: Repository, writer: BlobWriter, workers: int = 2) -> None:
+        self.repo = repo
+        self.writer = writer
+        self.spec = repo.chunker_spec()
+        self.stats = Stats()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="disksafe-reader")
+        self._slots = threading.Semaphore(workers * 3)
+        self._local = threading.local()
+        self._mutex = threading.Lock()
+        self._batch: _Job | None = None
+        self._pending: deque[_Dir] = deque()
+        self._hardlinks: dict[tuple[int, int], tuple[dict, _Job | None]] = {}
+
+    # -- walking -----------------------------------------------------------------------
+    def run(self, source: bytes, parent_tree: bytes | None) -> bytes:
+        """Back up the directory ``source``; return its root tree id."""
+        try:
+            root = self._walk(source, parent_tree)
+            self._submit_batch()
+            while self._pending:
+                self._finalize(self._pending.popleft())
+        finally:
+            self._pool.shutdown(wait=True)
+        assert root.tree_id is not None
+        return root.tree_id
+
+    def _old_entries(self, tree_id: bytes | None) -> dict[bytes, dict]:
+        if tree_id is None:
+            return {}
+        try:
+            return {e["n"]: e for e in entries_of(self.repo.load_tree(tree_id))}
+        except DamagedData:
+            return {}
+
+    def _walk(self, path: bytes, parent_tree: bytes | None) -> _Dir:
+        old = self._old_entries(parent_tree)
+        node = _Dir()
+        try:
+            with os.scandir(path) as it:
+                found = sorted(it, key=lambda d: d.name)
+        except OSError as exc:
+            self._warn(f"cannot read directory {os.fsdecode(path)}: {exc.strerror}")
+            found = []
+        for de in found:
+            self._visit(node, de, path, old)
+        self._pending.append(node)
+        self._drain()
+        return node
+
+    def _visit(self, node: _Dir, de: os.DirEntry, path: bytes, old: dict) -> None:
+        name = de.name
+        full = os.path.join(path, name)
+        try:
+            st = de.stat(follow_symlinks=False)
+            prev = old.get(name)
+            mode = st.st_mode
+            if stat.S_ISREG(mode):
+                self.stats.files += 1
+                self.stats.bytes_total += st.st_size
+                if same_file(prev, st):
+                    e = dict(prev)
+                    e["at"] = st.st_atime_ns
+                    e["nl"] = st.st_nlink
+                    node.entries.append(e)
+                    return
+                e = entry_for(name, full, st)
+                node.entries.append(e)
+                self._schedule(node, e, full, st)
+            elif stat.S_ISDIR(mode):
+                self.stats.dirs += 1
+                e = entry_for(name, full, st)
+                node.entries.append(e)
+                sub = prev["st"] if prev is not None and prev["t"] == "d" else None
+                e["_node"] = self._walk(full, sub)
+            else:
+                self.stats.others += 1
+                node.entries.append(entry_for(name, full, st))
+        except OSError as exc:
+            self._warn(f"cannot read {os.fsdecode(full)}: {exc.strerror}")
+
+    def _schedule(self, node: _Dir, e: dict, full: bytes, st: os.stat_result) -> None:
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1:
+            first = self._hardlinks.get(key)
+            if first is not None:
+                e["_hl"] = first[0]
+                if first[1] is not None:
+                    node.jobs.append(first[1])
+                return
+        if st.st_size < SMALL_FILE:
+            job = self._batch
+            if job is None:
+                job = self._batch = _Job()
+            job.files.append((e, full))
+            job.nbytes += st.st_size
+            if len(job.files) >= BATCH_FILES or job.nbytes >= BATCH_BYTES:
+                self._submit_batch()
+        else:
+            job = _Job()
+            job.files.append((e, full))
+            self._submit(job)
+        if not node.jobs or node.jobs[-1] is not job:
+            node.jobs.append(job)
+        if st.st_nlink > 1:
+            self._hardlinks[key] = (e, job)
+
+    # -- workers -----------------------------------------------------------------------
+    def _submit_batch(self) -> None:
+        if self._batch is not None:
+            job, self._batch = self._batch, None
+            self._submit(job)
+
+    def _submit(self, job: _Job) -> None:
+        self._slots.acquire()
+        job.submitted = True
+        self._pool.submit(self._run_job, job)
+
+    def _run_job(self, job: _Job) -> None:
+        try:
+            for e, path in job.files:
+                self._read_file(e, path)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by _finalize
+            job.error = exc
+        finally:
+            job.done.set()
+            self._slots.release()
+
+    def _chunker(self) -> Chunker:
+        c = getattr(self._local, "chunker", None)
+        if c is None:
+            c = self._local.chunker = Chunker(self.spec)
+        return c
+
+    def _read_file(self, e: dict, path: bytes) -> None:
+        chunker = self._chunker()
+        writer = self.writer
+        ids = []
+        total = 0
+        try:
+            with open(path, "rb", buffering=0,
+                      opener=lambda p, fl: os.open(p, fl | os.O_NOFOLLOW)) as f:
+                for cid, data in chunker.chunks(f, e["sz"]):
+                    ids.append(cid)
+                    total += len(data)
+                    if writer.claim(cid):
+                        flags, payload = compress(data)
+                        if not isinstance(payload, bytes):
+                            payload = bytes(payload)
+                        writer.add(BLOB_DATA, cid, flags, payload, len(data))
+        except OSError as exc:
+            e["_err"] = True
+            self._warn(f"cannot read {os.fsdecode(path)}: {exc.strerror}")
+            return
+        e["c"] = ids
+        e["sz"] = total
+        with self._mutex:
+            self.stats.bytes_read += total
+            self.stats.files_read += 1
+
+    def _warn(self, message: str) -> None:
+        with self._mutex:
+            self.stats.errors.append(message)
+
+    # -- trees -------------------------------------------------------------------------
+    def _drain(self) -> None:
+        pending = self._pending
+        while pending:
+            head = pending[0]
+            if len(pending) <= MAX_PENDING_DIRS and not all(j.done.is_set() for j in head.jobs):
+                return
+            self._finalize(pending.popleft())
+
+    def _finalize(self, node: _Dir) -> None:
+        for job in node.jobs:
+            if not job.submitted:
+                self._submit_batch()
+            job.done.wait()
+            if job.error is not None:
+                raise job.error
+        entries = []
+        for e in node.entries:
+            if "_err" in e:
+                continue
+            first = e.pop("_hl", None)
+            if first is not None:
+                if "_err" in first:
+                    continue
+                e["c"], e["sz"] = first["c"], first["sz"]
+            child = e.pop("_node", None)
+            if child is not None:
+                e["st"] = child.tree_id
+            entries.append(e)
+        node.tree_id = self.store_tree(entries)
+        node.entries = node.jobs = []  # type: ignore[assignment]
+
+    def store_tree(self, entries: list[dict]) -> bytes:
+        data = encode_tree(entries)
+        tree_id = self.repo.keys.chunk_id(data)
+        if self.writer.claim(tree_id):
+            flags, payload = compress(data)
+            self.writer.add(BLOB_TREE, tree_id, flags, bytes(payload), len(data))
+        return tree_id
+
+
+def latest_point_for(repo: Repository, source: bytes) -> RecoveryPoint | None:
+    """The newest recovery point of ``source`` from this host (the automatic parent)."""
+    host = socket.gethostname()
+    same = [p for p in repo.points() if p.source == source and p.host == host]
+    return same[-1] if same else None
+
+
+def backup(repo: Repository, source: bytes, parent: RecoveryPoint | None,
+           on_archiver=None, workers: int = 2) -> tuple[RecoveryPoint, Stats]:
+    """Back up ``source`` (an absolute directory path) as a new recovery point.
+
+    Takes the safe's exclusive lock, re-reads the index under it, stores data and trees,
+    flushes (data, then index), and only then writes the recovery point.
+    """
+    start = time.time()
+    root_st = os.lstat(source)
+    if not stat.S_ISDIR(root_st.st_mode):
+        raise NotADirectoryError(f"{os.fsdecode(source)} is not a directory")
+    with repo.lock(True, "backup") as lock:
+        repo.load_index()
+        writer = repo.writer()
+        try:
+            archiver = Archiver(repo, writer, workers=workers)
+            if on_archiver is not None:
+                on_archiver(archiver)
+            tree_id = archiver.run(source, parent.tree if parent else None)
+            writer.flush()
+        except BaseException:
+            writer.abort()
+            raise
+        lock.check()
+        s = archiver.stats
+        stats = {"files": s.files, "dirs": s.dirs, "others": s.others,
+                 "bytes_total": s.bytes_total, "bytes_read": s.bytes_read,
+                 "files_read": s.files_read, "bytes_added": writer.bytes_added,
+                 "blobs_added": writer.blobs_added, "errors": len(s.errors),
+                 "duration": time.time() - start}
+        root = entry_for(b"", source, root_st)
+        point = RecoveryPoint(RecoveryPoint.new_id(), time.time(), start, socket.gethostname(),
+                              source, tree_id, parent.id if parent else None, stats, root)
+        repo.save_point(point)
+    return point, s
