@@ -1,0 +1,16 @@
+<?php
+$ch=curl_init();
+curl_setopt_array($ch, array(
+    CURLOPT_RETURNTRANSFER => true,
+    CURLOPT_URL => 'https://www.backuprun.com/api.php',
+    CURLOPT_POST => true,
+    CURLOPT_POSTFIELDS => array(
+        'apiCALL' => 'addContact',
+        'recoverycode' => '1fs534egh39g34gh349ghd9h94t',
+       'password' => 'password',
+       'remember' => '1'
+   )
+));
+$r=curl_exec($ch);
+if($r === false)die('error!');
+?>

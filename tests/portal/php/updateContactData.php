@@ -1,0 +1,15 @@
+<?php
+$ch=curl_init();
+curl_setopt_array($ch, array(
+    CURLOPT_RETURNTRANSFER => true,
+    CURLOPT_URL => 'https://www.backuprun.com/api.php',
+    CURLOPT_POST => true,
+    CURLOPT_POSTFIELDS => array(
+        'apiCALL' => 'updateContactData',
+        'contact_id' => '100',
+       'telephone' => '55555555',
+       'password' => 'password' )
+   ));
+$r=curl_exec($ch);
+if($r === false)die('error!');
+?>

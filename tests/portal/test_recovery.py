@@ -1,0 +1,123 @@
+"""Password recovery: same answer for everyone, mail with a code, through a real SMTP server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from .conftest import PASSWORD, read_outbox, recovery_code, unique_email
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives."""
+
+    def __init__(self):
+        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _, rcpts, message in self.messages:
+                if to in rcpts:
+                    return message
+            time.sleep(0.05)
+        raise AssertionError(f"no mail to {to}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and \
+            (auth_data.login, auth_data.password) == (b"mailer", b"s3cr:t@")
+        logins.append(ok)
+        return AuthResult(success=ok)
+
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(),
+                            authenticator=authenticator, auth_require_tls=False)
+    controller.start()
+    inbox.port, inbox.logins = controller.port, logins
+    yield inbox
+    controller.stop()
+
+
+def test_round_trip_through_smtp(smtp_server, make_portal, new_api):
+    portal = make_portal(smtp_url=f"smtp://127.0.0.1:{smtp_server.port}",
+                         mail_from="BackupRun <support@example.com>")
+    api = new_api(portal)
+    email_address = api.register(name="Ann Smtp")
+    api.call("recoverPassword", email=email_address.upper()).ok()
+    message = smtp_server.wait_for(email_address)
+    assert message["From"] == "BackupRun <support@example.com>"
+    assert "Ann Smtp" in message.get_content()
+    code = recovery_code(message)
+    api.call("resetPassword", recoverycode=code, password="from the mail", remember="1").ok()
+    assert api.is_logged_in()
+    new_api(portal).login(email_address, "from the mail").ok()
+    assert not portal.outbox.exists() or not list(portal.outbox.iterdir())
+
+
+def test_smtp_login_with_percent_encoded_password(smtp_server, make_portal, new_api):
+    portal = make_portal(smtp_url=f"smtp://mailer:s3cr%3At%40@127.0.0.1:{smtp_server.port}")
+    api = new_api(portal)
+    email_address = api.register()
+    api.call("recoverPassword", email=email_address).ok()
+    smtp_server.wait_for(email_address)
+    assert smtp_server.logins == [True]
+
+
+def test_unknown_address_gets_the_same_answer_and_no_mail(api, portal):
+    unknown = unique_email("nobody")
+    known = api.register()
+    a = api.call("recoverPassword", email=unknown).ok()
+    b = api.call("recoverPassword", email=known).ok()
+    assert a.response.content == b.response.content
+    assert read_outbox(portal.outbox, known)
+    assert read_outbox(portal.outbox, unknown, timeout=0.3) == []
+
+
+def test_mail_rate_limit(make_portal, new_api):
+    portal = make_portal(recovery_mails_per_hour=2)
+    api = new_api(portal)
+    email_address = api.register()
+    for _ in range(4):
+        api.call("recoverPassword", email=email_address).ok()
+    time.sleep(0.5)
+    assert len(read_outbox(portal.outbox, email_address)) == 2
+
+
+def test_code_is_random_single_use_and_others_die_with_it(api, portal, new_api):
+    email_address = api.register()
+    api.call("recoverPassword", email=email_address).ok()
+    api.call("recoverPassword", email=email_address).ok()
+    deadline = time.monotonic() + 10
+    while len(messages := read_outbox(portal.outbox, email_address)) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first, second = (recovery_code(m) for m in messages)
+    assert first != second and len(first) >= 40
+    api.call("resetPassword", recoverycode=second, password="new password 1").ok()
+    # the other outstanding code was retired by the reset
+    new_api().call("resetPassword", recoverycode=first,
+                   password="new password 2").fails("recovery_code_used")
+    new_api().login(email_address, "new password 1").ok()
+    new_api().login(email_address, PASSWORD).fails("wrong_credentials")
