@@ -14,17 +14,18 @@ from backuprun.config import ConfigError, Settings, load_settings
 
 
 def serve(
-    host: str = typer.Option(None, "--host", help="Address to listen on [default: 127.0.0.1]."),
-    port: int = typer.Option(None, "--port", help="Port to listen on [default: 8080]."),
+    host: str = typer.Option(None, "--host", show_default="127.0.0.1",
+                             help="Address to listen on."),
+    port: int = typer.Option(None, "--port", show_default="8080", help="Port to listen on."),
     data_dir: Path = typer.Option(
-        None, "--data-dir",
-        help="Data folder: SQLite database, outbox [default: ./backuprun-data]."),
+        None, "--data-dir", show_default="./backuprun-data",
+        help="Data folder: SQLite database, mail outbox."),
     config: Path = typer.Option(
         None, "--config", envvar="BACKUPRUN_CONFIG", help="TOML config file."),
     database_url: str = typer.Option(
-        None, "--database-url",
+        None, "--database-url", show_default="SQLite in the data folder",
         help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db "
-             "[env BACKUPRUN_DATABASE_URL; default: SQLite in the data folder]."),
+             "(also env BACKUPRUN_DATABASE_URL)."),
     certfile: Path = typer.Option(None, "--certfile", help="TLS certificate (PEM): serve https."),
     keyfile: Path = typer.Option(None, "--keyfile", help="TLS private key (PEM)."),
     forwarded_allow_ips: str = typer.Option(

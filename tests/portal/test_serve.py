@@ -1,0 +1,183 @@
+"""``backuprun serve`` as a user runs it, https, and reverse-proxy trust."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import PASSWORD, Answer, unique_email
+
+
+def self_signed(tmp: Path) -> tuple[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    certfile, keyfile = tmp / "cert.pem", tmp / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return str(certfile), str(keyfile)
+
+
+def cookie_header(answer: Answer) -> str:
+    return "; ".join(answer.response.headers.get_list("set-cookie")).lower()
+
+
+def test_https_serves_secure_cookies(make_portal, new_api, tmp_path):
+    certfile, keyfile = self_signed(tmp_path)
+    portal = make_portal(certfile=certfile, keyfile=keyfile)
+    assert portal.url.startswith("https://")
+    api = new_api(portal)
+    email = api.register()
+    cookie = cookie_header(api.login(email).ok())
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    assert api.is_logged_in()
+
+
+def test_trusted_proxy_https_gives_secure_cookie(make_portal, new_api):
+    portal = make_portal(forwarded_allow_ips="127.0.0.1")
+    api = new_api(portal)
+    email = api.register()
+    fields = {"apiCALL": "login", "email": email, "password": PASSWORD}
+    answer = Answer(api.post(fields, headers={"X-Forwarded-Proto": "https",
+                                              "X-Forwarded-For": "198.51.100.1"})).ok()
+    assert "secure" in cookie_header(answer)
+
+
+def test_untrusted_forwarded_proto_is_ignored(portal, new_api):
+    api = new_api()
+    email = api.register()
+    fields = {"apiCALL": "login", "email": email, "password": PASSWORD}
+    answer = Answer(api.post(fields, headers={"X-Forwarded-Proto": "https"})).ok()
+    assert "secure" not in cookie_header(answer)
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_command() -> list[str]:
+    script = Path(sys.executable).with_name("backuprun")
+    if script.exists():
+        return [str(script), "serve"]
+    return [sys.executable, "-m", "backuprun.portal.cli"]
+
+
+@pytest.fixture
+def serve(tmp_path, databases):
+    """Run ``backuprun serve`` in a subprocess: ``serve(*args, env=...)``; returns the URL."""
+    procs = []
+
+    def start(*args: str, env: dict | None = None, cwd: Path = tmp_path) -> str:
+        port = free_port()
+        environ = {**os.environ, "BACKUPRUN_ARGON2_MEMORY_KIB": "256",
+                   "BACKUPRUN_ARGON2_TIME_COST": "1", "BACKUPRUN_ARGON2_PARALLELISM": "1",
+                   **(env or {})}
+        if "BACKUPRUN_DATABASE_URL" not in (env or {}):
+            environ.pop("BACKUPRUN_DATABASE_URL", None)
+        proc = subprocess.Popen([*serve_command(), "--port", str(port), *args], cwd=cwd,
+                                env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return f"http://127.0.0.1:{port}/api.php"
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.stdout.read().decode())
+                time.sleep(0.05)
+
+    yield start
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def register_and_login(url: str) -> None:
+    with httpx.Client(timeout=30) as http:
+        email = unique_email()
+        fields = {"apiCALL": "registerNewUser", "email": email, "name": "Cli",
+                  "password": PASSWORD}
+        Answer(http.post(url, data=fields)).ok()
+        Answer(http.post(url, data={"apiCALL": "login", "email": email,
+                                    "password": PASSWORD})).ok()
+
+
+def test_serve_embedded_default(serve, databases, tmp_path):
+    if databases.kind != "sqlite":
+        pytest.skip("the embedded default is SQLite")
+    url = serve()  # no --data-dir: ./backuprun-data
+    register_and_login(url)
+    assert (tmp_path / "backuprun-data" / "backuprun.db").exists()
+
+
+def test_serve_database_url_from_environment(serve, databases, tmp_path):
+    database_url = databases.new()
+    url = serve("--data-dir", str(tmp_path / "data"),
+                env={"BACKUPRUN_DATABASE_URL": database_url})
+    register_and_login(url)
+    if databases.kind == "sqlite":
+        assert not (tmp_path / "data" / "backuprun.db").exists()
+
+
+def test_serve_migrates_an_existing_database_again(serve, databases, tmp_path):
+    """A second start on the same database finds the schema at head and keeps the data."""
+    database_url = databases.new()
+    env = {"BACKUPRUN_DATABASE_URL": database_url}
+    url = serve(env=env)
+    email = unique_email()
+    with httpx.Client(timeout=30) as http:
+        Answer(http.post(url, data={"apiCALL": "registerNewUser", "email": email,
+                                    "name": "x", "password": PASSWORD})).ok()
+    url2 = serve(env=env)
+    with httpx.Client(timeout=30) as http:
+        Answer(http.post(url2, data={"apiCALL": "login", "email": email,
+                                     "password": PASSWORD})).ok()
+
+
+def test_serve_config_file(serve, databases, tmp_path):
+    config = tmp_path / "backuprun.toml"
+    config.write_text(f'data_dir = "{tmp_path / "from-config"}"\nmin_password_length = 40\n')
+    url = serve("--config", str(config))
+    with httpx.Client(timeout=30) as http:
+        Answer(http.post(url, data={"apiCALL": "registerNewUser", "email": unique_email(),
+                                    "name": "x", "password": PASSWORD})
+               ).fails("password_too_short")
+    assert (tmp_path / "from-config" / "backuprun.db").exists()
+
+
+def test_serve_refuses_unknown_config_keys(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('databse_url = "typo"\n')
+    done = subprocess.run([*serve_command(), "--config", str(config)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0
+    assert "databse_url" in done.stdout + done.stderr
