@@ -261,3 +261,52 @@ def test_sync_after_saves_and_removes(storage: Storage) -> None:
     storage.sync()
     storage.sync()
     assert list(storage.list()) == ["data/bb/2"]
+
+
+@pytest.mark.parametrize(("offset", "length"), [(-1, None), (-1, 5), (0, -1), (3, -2)])
+def test_negative_ranges_are_refused(storage: Storage, offset: int, length: int | None) -> None:
+    storage.save("blob", b"0123456789")
+    with pytest.raises(ValueError):
+        storage.load("blob", offset, length)
+
+
+def test_a_folder_of_names_is_not_a_blob(storage: Storage) -> None:
+    storage.save("data/ab/cdef", b"x")
+    for folder in ("data", "data/ab"):
+        assert not storage.exists(folder)
+        with pytest.raises(NotFound):
+            storage.load(folder)
+        with pytest.raises(NotFound):
+            storage.size(folder)
+        with pytest.raises(NotFound):
+            storage.remove(folder)
+    assert list(storage.list()) == ["data/ab/cdef"]
+
+
+def test_removing_the_last_name_of_a_folder_keeps_listing_right(storage: Storage) -> None:
+    storage.save("data/ab/only", b"x")
+    storage.remove("data/ab/only")
+    assert list(storage.list()) == []
+    assert list(storage.list("data/")) == []
+    storage.save("data/ab/next", b"y")
+    assert list(storage.list("data/ab/")) == ["data/ab/next"]
+
+
+def test_sync_while_other_threads_save(storage: Storage) -> None:
+    stop = threading.Event()
+
+    def keep_syncing() -> None:
+        while not stop.is_set():
+            storage.sync()
+
+    syncer = threading.Thread(target=keep_syncing)
+    syncer.start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: storage.save(f"data/{i % 8:02d}/{i:04d}", b"x"),
+                          range(80)))
+    finally:
+        stop.set()
+        syncer.join()
+    storage.sync()
+    assert len(list(storage.list("data/"))) == 80

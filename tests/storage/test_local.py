@@ -95,3 +95,26 @@ def test_a_missing_root_reads_as_empty(tmp_path: Path) -> None:
     assert not storage.exists("config")
     storage.save("config", b"c")
     assert os.path.isfile(tmp_path / "not-yet" / "config")
+
+
+def test_sync_fsyncs_every_folder_a_save_created(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    base = tmp_path.resolve()
+    storage = LocalStorage(base / "safe")
+    storage.save("data/ab/cd", b"x")
+    synced.clear()
+    storage.sync()
+    expected = {base, base / "safe", base / "safe" / "data", base / "safe" / "data" / "ab"}
+    assert {str(p) for p in expected} <= set(synced)
+    synced.clear()
+    storage.save("data/ab/ef", b"y")  # an existing folder: only it changed
+    storage.sync()
+    assert [p for p in synced if ".tmp-" not in p] == [str(base / "safe" / "data" / "ab")]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from backuprun.storage.base import AlreadyExists, NotFound, check_name
+
+# A name that is a folder of other names, or runs through a blob, holds no blob.
+_MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
 class LocalStorage:
@@ -22,13 +27,15 @@ class LocalStorage:
         self.root = Path(root).resolve()
         self.url = str(self.root)
         self._dirty_dirs: set[Path] = set()
+        self._dirty_lock = threading.Lock()
 
     def _path(self, name: str) -> Path:
         return self.root / check_name(name)
 
     def save(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
         path = self._path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            self._make_dirs(path.parent)
         tmp = path.parent / f".tmp-{path.name}-{secrets.token_hex(6)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -37,6 +44,9 @@ class LocalStorage:
                 written = os.write(fd, view)
                 view = view[written:]
             os.fsync(fd)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # e.g. a full disk: leave no partial file behind
+            raise
         finally:
             os.close(fd)
         try:
@@ -52,22 +62,39 @@ class LocalStorage:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self._dirty_dirs.add(path.parent)
+        self._mark_dirty(path.parent)
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create ``directory`` with its parents; each folder that gained one is dirty."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for parent in directory.parents:
+            self._mark_dirty(parent)
+            if parent == self.root.parent:
+                break
+
+    def _mark_dirty(self, directory: Path) -> None:
+        with self._dirty_lock:
+            self._dirty_dirs.add(directory)
 
     def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        if offset < 0 or (length is not None and length < 0):
+            raise ValueError(f"bad range: offset={offset} length={length}")
         try:
             with open(self._path(name), "rb") as f:
                 if offset:
                     f.seek(offset)
                 return f.read() if length is None else f.read(length)
-        except FileNotFoundError:
+        except _MISSING:
             raise NotFound(name) from None
 
     def size(self, name: str) -> int:
         try:
-            return self._path(name).stat().st_size
-        except FileNotFoundError:
+            st = self._path(name).stat()
+        except _MISSING:
             raise NotFound(name) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise NotFound(name)
+        return st.st_size
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
@@ -88,12 +115,13 @@ class LocalStorage:
     def remove(self, name: str) -> None:
         try:
             self._path(name).unlink()
-        except FileNotFoundError:
+        except _MISSING:
             raise NotFound(name) from None
-        self._dirty_dirs.add(self._path(name).parent)
+        self._mark_dirty(self._path(name).parent)
 
     def sync(self) -> None:
-        dirs, self._dirty_dirs = self._dirty_dirs, set()
+        with self._dirty_lock:
+            dirs, self._dirty_dirs = self._dirty_dirs, set()
         for d in dirs:
             try:
                 fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
