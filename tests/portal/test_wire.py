@@ -86,3 +86,19 @@ def test_answer_is_xml_with_declaration_and_utf8(api):
     answer = api.call("registerNewUser", email=unique_email(), name="x", password=PASSWORD)
     assert answer.response.content.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     assert answer.response.headers["content-type"] == "text/xml; charset=utf-8"
+
+
+def test_server_failure_is_500_with_xml(make_portal, new_api, databases):
+    """A broken database gives internal_error, as XML, not a traceback."""
+    import sqlalchemy
+
+    portal = make_portal()
+    api = new_api(portal)
+    api.register()
+    url = portal.settings.database_url.replace("+aiosqlite", "")  # a sync driver
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("DROP TABLE login_attempts"))
+    engine.dispose()
+    answer = api.login("someone@example.com", PASSWORD).fails("internal_error", http=500)
+    assert "Traceback" not in answer.text
