@@ -43,6 +43,7 @@ class SeaweedS3:
     process: subprocess.Popen[bytes]
     log_path: Path
     start_seconds: float
+    sockets: list[Path] = field(default_factory=list)
     bucket: str = BUCKET
     _client: Any = field(default=None, repr=False)
 
@@ -67,14 +68,15 @@ class SeaweedS3:
         return self._client
 
     def stop(self, grace: float = 15.0) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(grace)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for path in self.sockets:  # a killed weed leaves them behind
+            path.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -137,10 +139,17 @@ def _launch(weed: str, run_dir: Path) -> SeaweedS3:
         f"-s3.localSocket={run_dir / 's3.sock'}",
     ]
     log_path = run_dir / "weed.log"
+    env = {**os.environ, "TMPDIR": str(run_dir)}  # where weed writes its glog files
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, cwd=run_dir, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-    return SeaweedS3(f"http://127.0.0.1:{s3}", process, log_path, start_seconds=0.0)
+        process = subprocess.Popen(args, cwd=run_dir, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT,
+                                   preexec_fn=_die_with_parent)
+    # Each gRPC server also listens on /tmp/seaweedfs-<service>-grpc-<port>.sock.
+    sockets = [Path(f"/tmp/seaweedfs-{service}-grpc-{port}.sock") for service, port in (
+        ("master", master_grpc), ("volume", volume_grpc), ("filer", filer_grpc),
+        ("s3", s3_grpc), ("admin", admin + 10000))]
+    return SeaweedS3(f"http://127.0.0.1:{s3}", process, log_path, start_seconds=0.0,
+                     sockets=sockets)
 
 
 def _wait_ready(server: SeaweedS3, timeout: float) -> None:
