@@ -61,8 +61,9 @@ def email(field: str, value: str | None, *, required: bool = True) -> tuple[str,
 
 
 def email_key(value: str) -> str:
-    """The form two addresses are compared in: NFC, case-folded, trimmed."""
-    return unicodedata.normalize("NFC", value.strip()).casefold()
+    """The form two addresses are compared in: NFC, lower case, trimmed (not case-folded:
+    ``ß`` and ``ss`` are different mailboxes)."""
+    return unicodedata.normalize("NFC", value.strip()).lower()
 
 
 def password(field: str, value: str | None, min_len: int) -> str:

@@ -6,6 +6,8 @@ Rules:
 - The schema is owned by Alembic (``migrations/``), upgraded to head by :func:`migrate` when
   the portal starts; nobody runs SQL by hand. On PostgreSQL an advisory lock serialises
   portal processes that start together.
+- SQLite transactions begin IMMEDIATE (one writer at a time, waiting up to 30 s), so
+  concurrent requests queue instead of failing; PostgreSQL runs them concurrently.
 - Timestamps are aware UTC datetimes on both databases (``models.UTCDateTime``).
 """
 
@@ -31,12 +33,20 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+        def _sqlite_connect(dbapi_connection, _record):
+            # we issue BEGIN ourselves (below); the driver must not
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn):
+            # take the write lock up front: a deferred transaction that reads, then writes,
+            # fails with SQLITE_BUSY when another writer got in between (no busy wait helps)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)
