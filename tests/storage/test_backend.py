@@ -179,7 +179,8 @@ def test_list_many_names(storage: Storage) -> None:
 
 @pytest.mark.parametrize("name", [
     "", "/", "/abs", "trailing/", "a//b", ".", "..", "../up", "a/../b", "a/./b", "sp ace",
-    "back\\slash", "colon:", "ümlaut", "new\nline", "star*", "a/b/",
+    "back\\slash", "colon:", "ümlaut", "new\nline", "star*", "a/b/", ".tmp-x",
+    "data/.tmp-pack-123",
 ])
 def test_invalid_names_are_refused(storage: Storage, name: str) -> None:
     with pytest.raises(ValueError):

@@ -15,8 +15,9 @@ Rules every backend keeps (the shared suite in ``tests/storage`` checks them):
 - ``list`` yields names under a prefix (a plain string prefix, not a folder), in no
   promised order, each once.
 - Names are ``/``-separated relative paths of ASCII letters, digits, ``-``, ``_`` and ``.``
-  (no empty, ``.`` or ``..`` part; anything else raises ``ValueError``). A name is never
-  also the folder of other names (``a`` beside ``a/b``): a folder is not a blob.
+  (no empty, ``.`` or ``..`` part, none starting ``.tmp-``; others raise ``ValueError``).
+  A name is never also the folder of other names (``a`` beside ``a/b``): a folder is not
+  a blob.
 - Every method may be called from many threads at once.
 - Failures are ``StorageError`` (a local folder lets the disk's ``OSError`` through);
   ``TransientError`` marks those worth retrying, which

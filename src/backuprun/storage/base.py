@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+TEMP_PREFIX = ".tmp-"  # reserved: a local folder's half-written files start with it
 
 
 class StorageError(Exception):
@@ -27,7 +28,8 @@ class AlreadyExists(StorageError):
 
 def check_name(name: str) -> str:
     """Return ``name`` if it is a valid blob name, else raise ``ValueError``."""
-    if not _NAME.match(name) or any(part in (".", "..") for part in name.split("/")):
+    if not _NAME.match(name) or any(part in (".", "..") or part.startswith(TEMP_PREFIX)
+                                     for part in name.split("/")):
         raise ValueError(f"invalid storage name: {name!r}")
     return name
 

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from backuprun.storage.base import AlreadyExists, NotFound, check_name
+from backuprun.storage.base import TEMP_PREFIX, AlreadyExists, NotFound, check_name
 
 # A name that is a folder of other names, or runs through a blob, holds no blob.
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
@@ -36,7 +36,7 @@ class LocalStorage:
         path = self._path(name)
         if not path.parent.is_dir():
             self._make_dirs(path.parent)
-        tmp = path.parent / f".tmp-{path.name}-{secrets.token_hex(6)}"
+        tmp = path.parent / f"{TEMP_PREFIX}{path.name}-{secrets.token_hex(6)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             view = memoryview(data)
@@ -106,7 +106,7 @@ class LocalStorage:
         for dirpath, _dirs, files in os.walk(base):
             rel = os.path.relpath(dirpath, self.root)
             for fname in files:
-                if fname.startswith(".tmp-"):
+                if fname.startswith(TEMP_PREFIX):
                     continue
                 name = fname if rel == "." else f"{rel}/{fname}".replace(os.sep, "/")
                 if name.startswith(prefix):
