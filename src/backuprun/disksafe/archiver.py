@@ -36,6 +36,19 @@ BATCH_BYTES = 4 * 1024 * 1024
 MAX_PENDING_DIRS = 256
 
 
+def _open_noatime(path: bytes, flags: int) -> int:
+    """Open without following symlinks, and without touching atime where allowed."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_NOATIME)
+    except PermissionError:  # O_NOATIME needs ownership or CAP_FOWNER
+        return os.open(path, flags | os.O_NOFOLLOW)
+
+
+def _same_inode_times(prev: dict, st: os.stat_result) -> bool:
+    return (prev.get("mt") == st.st_mtime_ns and prev.get("ct") == st.st_ctime_ns
+            and prev.get("i") == st.st_ino)
+
+
 class _Job:
     __slots__ = ("files", "nbytes", "done", "submitted", "error")
 
@@ -129,11 +142,8 @@ class Archiver:
             if stat.S_ISREG(mode):
                 self.stats.files += 1
                 self.stats.bytes_total += st.st_size
-                if same_file(prev, st):
-                    e = dict(prev)
-                    e["at"] = st.st_atime_ns
-                    e["nl"] = st.st_nlink
-                    node.entries.append(e)
+                if same_file(prev, st):  # unchanged: keep the parent's entry as it is
+                    node.entries.append(prev)
                     return
                 e = entry_for(name, full, st)
                 node.entries.append(e)
@@ -141,12 +151,17 @@ class Archiver:
             elif stat.S_ISDIR(mode):
                 self.stats.dirs += 1
                 e = entry_for(name, full, st)
+                if prev is not None and _same_inode_times(prev, st):
+                    e["at"] = prev["at"]  # our own scandir moved atime; keep the tree stable
                 node.entries.append(e)
                 sub = prev["st"] if prev is not None and prev["t"] == "d" else None
                 e["_node"] = self._walk(full, sub)
             else:
                 self.stats.others += 1
-                node.entries.append(entry_for(name, full, st))
+                e = entry_for(name, full, st)
+                if prev is not None and _same_inode_times(prev, st):
+                    e["at"] = prev["at"]  # reading a symlink moves its atime
+                node.entries.append(e)
         except OSError as exc:
             self._warn(f"cannot read {os.fsdecode(full)}: {exc.strerror}")
 
@@ -210,7 +225,7 @@ class Archiver:
         total = 0
         try:
             with open(path, "rb", buffering=0,
-                      opener=lambda p, fl: os.open(p, fl | os.O_NOFOLLOW)) as f:
+                      opener=_open_noatime) as f:
                 for cid, data in chunker.chunks(f, e["sz"]):
                     ids.append(cid)
                     total += len(data)

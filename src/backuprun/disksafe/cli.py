@@ -60,8 +60,10 @@ def _errors() -> Iterator[None]:
 
 
 def _open(location: str, password_file: Optional[Path]):
+    from backuprun.disksafe.memory import tune_malloc
     from backuprun.disksafe.repository import Repository
 
+    tune_malloc()
     storage = open_storage(location)
     try:
         needs = Repository.needs_password(storage)

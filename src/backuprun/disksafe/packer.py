@@ -97,21 +97,24 @@ class BlobWriter:
 
     # -- writer thread -----------------------------------------------------------------
     def _write_loop(self) -> None:
-        builder: PackBuilder | None = None
+        # Data and tree blobs go to separate packs, so trees stay together (cheap to read
+        # for ls, restore planning and checks) and never dilute the data read-ahead.
+        builders: dict[int, PackBuilder] = {}
         try:
             while True:
                 item = self._blobs.get()
                 if item is _STOP:
                     break
                 blob_type, blob_id, flags, payload, raw_len = item
+                builder = builders.get(blob_type)
                 if builder is None:
-                    builder = PackBuilder(self.repo.keys)
+                    builder = builders[blob_type] = PackBuilder(self.repo.keys)
                 builder.add(blob_type, flags, blob_id, payload, raw_len)
                 self._budget.give(len(payload))
                 if len(builder) >= self.pack_size:
                     self._packs.put(builder)
-                    builder = None
-            if builder is not None:
+                    del builders[blob_type]
+            for builder in builders.values():
                 self._packs.put(builder)
         except BaseException as exc:  # noqa: BLE001
             self._error = exc

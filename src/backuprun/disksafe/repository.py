@@ -24,19 +24,21 @@ import msgpack
 from backuprun.disksafe import keys as keyobjects
 from backuprun.disksafe.chunker import AVG_SIZE, MAX_SIZE, MIN_SIZE, ChunkerSpec
 from backuprun.disksafe.compress import decompress
-from backuprun.disksafe.crypto import MasterKeys
+from backuprun.disksafe.crypto import MasterKeys, ObjectCipher
 from backuprun.disksafe.errors import DamagedData, PointNotFound, SafeExists, SafeNotFound
 from backuprun.disksafe.format import (BLOB_TREE, CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX,
                                        POINTS_PREFIX, T_CONFIG, T_INDEX, T_POINT)
 from backuprun.disksafe.index import Index, PackInfo, parse_index_body
 from backuprun.disksafe.lock import Lock
 from backuprun.disksafe.objects import open_object, seal_object
-from backuprun.disksafe.pack import BlobEntry, open_blob
+from backuprun.disksafe.pack import BlobEntry, blob_ad
 from backuprun.disksafe.packer import BlobWriter
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.storage import NotFound, Storage
 
 READ_WINDOW = 4 * 1024 * 1024
+WINDOW_BLOB = 512 * 1024  # blobs below this are read through the read-ahead window
+SEQUENTIAL_GAP = 256 * 1024
 
 
 class Repository:
@@ -138,18 +140,44 @@ class Repository:
         return found
 
     def _read_sealed(self, pack: PackInfo, entry: BlobEntry) -> bytes | memoryview:
-        """The sealed bytes of a blob, through a per-thread read-ahead window."""
-        win = getattr(self._local, "win", None)
+        """The sealed bytes of a blob, through a per-thread read-ahead window.
+
+        A window of ``READ_WINDOW`` bytes is read only when small blobs are being read in
+        pack order (the blob starts where the previous one of this thread ended, give or
+        take a few frames); a jump (a deduplicated chunk from elsewhere) is read exactly.
+        """
+        local = self._local
+        win = getattr(local, "win", None)
+        end = entry.offset + entry.length
         if win is not None and win[0] == pack.name and win[1] <= entry.offset \
-                and entry.offset + entry.length <= win[1] + len(win[2]):
+                and end <= win[1] + len(win[2]):
             start = entry.offset - win[1]
+            local.last = (pack.name, end)
             return memoryview(win[2])[start:start + entry.length]
-        length = max(entry.length, min(READ_WINDOW, pack.size - entry.offset))
-        data = self.storage.load(pack.name, entry.offset, length)
+        last = getattr(local, "last", None)
+        sequential = (last is not None and last[0] == pack.name
+                      and 0 <= entry.offset - last[1] <= SEQUENTIAL_GAP)
+        local.last = (pack.name, end)
+        if entry.length >= WINDOW_BLOB or not sequential:
+            data = self.storage.load(pack.name, entry.offset, entry.length)
+        else:
+            length = max(entry.length, min(READ_WINDOW, pack.size - entry.offset))
+            data = self.storage.load(pack.name, entry.offset, length)
+            local.win = (pack.name, entry.offset, data)
         if len(data) < entry.length:
             raise DamagedData(f"{pack.name}: truncated at blob {entry.id.hex()}")
-        self._local.win = (pack.name, entry.offset, data)
         return memoryview(data)[:entry.length]
+
+    def _cipher(self, salt: bytes) -> ObjectCipher:
+        ciphers = getattr(self._local, "ciphers", None)
+        if ciphers is None:
+            ciphers = self._local.ciphers = {}
+        c = ciphers.get(salt)
+        if c is None:
+            if len(ciphers) > 64:
+                ciphers.clear()
+            c = ciphers[salt] = self.keys.cipher(salt)
+        return c
 
     def load_blob(self, blob_id: bytes) -> bytes:
         """The plaintext of a blob; ``DamagedData`` if missing or damaged."""
@@ -158,7 +186,9 @@ class Repository:
             sealed = self._read_sealed(pack, entry)
         except NotFound:
             raise DamagedData(f"pack {pack.name} is missing") from None
-        plain = open_blob(self.keys, pack.salt, entry, sealed, f"blob {blob_id.hex()}")
+        plain = self._cipher(pack.salt).open(entry.offset, sealed,
+                                             blob_ad(entry.type, entry.flags, entry.id),
+                                             f"blob {blob_id.hex()}")
         try:
             return decompress(entry.flags, plain, entry.raw_len)
         except Exception as exc:  # noqa: BLE001

@@ -180,9 +180,12 @@ class Restorer:
     def _write_file(self, e: dict, dst: bytes) -> None:
         sparse = e.get("sp", False)
         written = 0
-        if os.path.lexists(dst):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            fd = os.open(dst, flags, 0o600)
+        except FileExistsError:  # replace, never write through, what is there
             os.unlink(dst)
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            fd = os.open(dst, flags, 0o600)
         try:
             try:
                 for cid in e.get("c", ()):

@@ -1,0 +1,34 @@
+"""Keep glibc from handing big buffers back to the kernel after every use.
+
+The data path allocates many short-lived 64 KiB-4 MiB buffers (reads, ciphertexts,
+decompressed chunks). With glibc's defaults each one is a fresh mmap or a heap trim, and
+the page faults that follow cost more kernel time than the compression saves (measured: 
+a full restore spent 5 s of 6.8 s in the kernel). Raising the mmap and trim thresholds lets
+freed buffers be reused; peak memory stays bounded by the pipeline's queues.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+_done = False
+
+
+def tune_malloc(mmap_threshold: int = 32 * 1024 * 1024,
+                trim_threshold: int = 128 * 1024 * 1024) -> bool:
+    """Raise glibc's mmap/trim thresholds once per process; False where not glibc."""
+    global _done
+    if _done:
+        return True
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    ok = mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1
+    ok = mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1 and ok
+    _done = ok
+    return ok
