@@ -5,13 +5,14 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import time
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from .conftest import PASSWORD, read_outbox, recovery_code, unique_email
+from .conftest import PASSWORD, read_outbox, recovery_code, self_signed, unique_email
 
 
 class Inbox:
@@ -41,9 +42,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server():
+@pytest.fixture(params=["plain", "starttls"])
+def smtp_server(request, tmp_path):
+    """A real SMTP server (aiosmtpd); the ``starttls`` one refuses mail before STARTTLS."""
     inbox = Inbox()
+    tls = {}
+    inbox.scheme, inbox.query = "smtp", ""
+    if request.param == "starttls":
+        certfile, keyfile = self_signed(tmp_path)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certfile, keyfile)
+        tls = {"tls_context": context, "require_starttls": True}
+        inbox.scheme, inbox.query = "smtp+starttls", f"?cafile={certfile}"
     logins = []
 
     def authenticator(server, session, envelope, mechanism, auth_data):
@@ -53,7 +63,7 @@ def smtp_server():
         return AuthResult(success=ok)
 
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(),
-                            authenticator=authenticator, auth_require_tls=False)
+                            authenticator=authenticator, auth_require_tls=False, **tls)
     controller.start()
     inbox.port, inbox.logins = controller.port, logins
     yield inbox
@@ -61,7 +71,8 @@ def smtp_server():
 
 
 def test_round_trip_through_smtp(smtp_server, make_portal, new_api):
-    portal = make_portal(smtp_url=f"smtp://127.0.0.1:{smtp_server.port}",
+    s = smtp_server
+    portal = make_portal(smtp_url=f"{s.scheme}://127.0.0.1:{s.port}{s.query}",
                          mail_from="BackupRun <support@example.com>")
     api = new_api(portal)
     email_address = api.register(name="Ann Smtp")
@@ -77,7 +88,8 @@ def test_round_trip_through_smtp(smtp_server, make_portal, new_api):
 
 
 def test_smtp_login_with_percent_encoded_password(smtp_server, make_portal, new_api):
-    portal = make_portal(smtp_url=f"smtp://mailer:s3cr%3At%40@127.0.0.1:{smtp_server.port}")
+    s = smtp_server
+    portal = make_portal(smtp_url=f"{s.scheme}://mailer:s3cr%3At%40@127.0.0.1:{s.port}{s.query}")
     api = new_api(portal)
     email_address = api.register()
     api.call("recoverPassword", email=email_address).ok()

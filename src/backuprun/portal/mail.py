@@ -4,7 +4,8 @@ Rules:
 - ``BACKUPRUN_SMTP_URL`` (setting ``smtp_url``) chooses SMTP:
   ``smtp://[user:pass@]host[:port]`` plain (port 25), ``smtp+starttls://...`` upgrades with
   STARTTLS (port 587), ``smtps://...`` implicit TLS (port 465). User and password are
-  percent-decoded.
+  percent-decoded. The server's certificate is verified against the system's trust store,
+  or against ``?cafile=/path/ca.pem`` when the URL names one.
 - Sending happens after the answer, in a background task (:meth:`Mailer.submit`): a call
   never waits on, nor reveals, the delivery. Failures are logged, never raised to a caller.
 - Outbox files are written to a temporary name and renamed, so a reader never sees half.
@@ -16,12 +17,13 @@ import asyncio
 import logging
 import os
 import secrets
+import ssl
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
@@ -58,12 +60,18 @@ class SmtpTransport:
         self.port = parts.port or default_port
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
+        query = parse_qs(parts.query)
+        unknown = set(query) - {"cafile"}
+        if unknown:
+            raise ConfigError(f"smtp_url: unknown parameter(s) {', '.join(sorted(unknown))}")
+        cafile = query.get("cafile", [None])[-1]
+        self.tls_context = ssl.create_default_context(cafile=cafile) if cafile else None
 
     async def deliver(self, message: EmailMessage) -> None:
         await aiosmtplib.send(
             message, hostname=self.host, port=self.port, username=self.username,
             password=self.password, start_tls=self.start_tls, use_tls=self.use_tls,
-            timeout=30,
+            tls_context=self.tls_context, timeout=30,
         )
 
 
