@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import s3server
 
 from backuprun.storage import NotFound, StorageError, open_storage
 from backuprun.storage.base import TransientError
@@ -81,6 +82,16 @@ def test_missing_bucket_reads_empty_and_first_save_creates_it(s3_server) -> None
 
 
 @pytest.mark.s3
+def test_first_save_creates_the_bucket_in_another_region(s3_server) -> None:
+    client = make_client(endpoint_url=s3_server.endpoint, aws_access_key_id=s3server.ACCESS_KEY,
+                         aws_secret_access_key=s3server.SECRET_KEY,
+                         region_name="eu-central-1")
+    storage = S3Storage(f"auto-{uuid.uuid4().hex[:12]}", client=client)
+    storage.save("config", b"c")
+    assert storage.load("config") == b"c"
+
+
+@pytest.mark.s3
 def test_listing_past_one_thousand_at_the_default_page_size(s3_server) -> None:
     storage = S3Storage(s3_server.bucket, f"many-{uuid.uuid4().hex[:8]}",
                         client=s3_server.client)
@@ -92,7 +103,7 @@ def test_listing_past_one_thousand_at_the_default_page_size(s3_server) -> None:
 
 @pytest.mark.s3
 def test_wrong_secret_is_a_storage_error_not_a_missing_blob(s3_server) -> None:
-    client = make_client(endpoint_url=s3_server.endpoint, aws_access_key_id="backuprun-test",
+    client = make_client(endpoint_url=s3_server.endpoint, aws_access_key_id=s3server.ACCESS_KEY,
                          aws_secret_access_key="wrong", region_name="us-east-1")
     storage = S3Storage(s3_server.bucket, "denied", client=client)
     with pytest.raises(StorageError) as caught:

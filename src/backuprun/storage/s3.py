@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
-from botocore.config import Config
 from botocore import exceptions as boto_errors
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backuprun.storage.base import AlreadyExists, NotFound, StorageError, TransientError
@@ -103,9 +103,13 @@ class S3Storage:
                 self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
 
     def _create_bucket(self) -> None:
+        region = self._client.meta.region_name
+        extra = {}
+        if region and region not in ("us-east-1", "aws-global"):  # AWS wants it named
+            extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
         with self._bucket_lock, _errors(self.bucket):
             try:
-                self._client.create_bucket(Bucket=self.bucket)
+                self._client.create_bucket(Bucket=self.bucket, **extra)
             except ClientError as e:
                 if _code(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
