@@ -297,7 +297,8 @@ def latest_point_for(repo: Repository, source: bytes) -> RecoveryPoint | None:
 
 
 def backup(repo: Repository, source: bytes, parent: RecoveryPoint | None,
-           on_archiver=None, workers: int = 2) -> tuple[RecoveryPoint, Stats]:
+           on_archiver=None, workers: int = 2,
+           writer_options: dict | None = None) -> tuple[RecoveryPoint, Stats]:
     """Back up ``source`` (an absolute directory path) as a new recovery point.
 
     Takes the safe's exclusive lock, re-reads the index under it, stores data and trees,
@@ -309,7 +310,7 @@ def backup(repo: Repository, source: bytes, parent: RecoveryPoint | None,
         raise NotADirectoryError(f"{os.fsdecode(source)} is not a directory")
     with repo.lock(True, "backup") as lock:
         repo.load_index()
-        writer = repo.writer()
+        writer = repo.writer(**(writer_options or {}))
         try:
             archiver = Archiver(repo, writer, workers=workers)
             if on_archiver is not None:
