@@ -78,17 +78,25 @@ class AccountService:
             raise PortalError(ErrorCode.MISSING_FIELD, "email")
         if not password:
             raise PortalError(ErrorCode.MISSING_FIELD, "password")
+        password = password[:rules.MAX_PASSWORD]
         key = rules.email_key(email)[:rules.MAX_EMAIL]
+        async with self.db() as db, db.begin():
+            await throttle.check(db, self.settings, key, address, utcnow())
+            account = await db.scalar(select(Account).where(Account.email_key == key))
+        # hashing runs outside any transaction: no lock is held while Argon2 works
+        ok = await self.passwords.verify(account.password_hash if account else None, password)
+        rehashed = None
+        if ok and self.passwords.needs_rehash(account.password_hash):
+            rehashed = await self.passwords.hash(password)
         now = utcnow()
         async with self.db() as db, db.begin():
-            await throttle.check(db, self.settings, key, address, now)
-            account = await db.scalar(select(Account).where(Account.email_key == key))
-            ok = await self.passwords.verify(account.password_hash if account else None,
-                                             password[:rules.MAX_PASSWORD])
             await throttle.record(db, self.settings, key, address, ok, now)
             if ok:
-                if self.passwords.needs_rehash(account.password_hash):
-                    account.password_hash = await self.passwords.hash(password)
+                account = await db.get(Account, account.id)
+                ok = account is not None and account.email_key == key
+            if ok:
+                if rehashed:
+                    account.password_hash = rehashed
                 new = await sessions.start(db, self.settings, account, remember, now,
                                            previous_token)
         if not ok:  # the failure is committed (it counts), then refused
@@ -115,17 +123,19 @@ class AccountService:
                           mobile: str | None = None, mobile2: str | None = None,
                           notify: bool | None = None, notify_email: str | None = None,
                           password: str | None = None) -> Account:
+        changes = await self._changes(USER_FIELDS, email=email, name=name,
+                                      fixed_phone=fixed_phone, mobile=mobile, mobile2=mobile2,
+                                      password=password)
+        if notify is not None:
+            changes["notify"] = notify
+        if notify_email is not None:
+            changes["notify_email"] = rules.email("notify_email", notify_email,
+                                                  required=False)[0]
         async with self.db() as db, db.begin():
             account = await db.get(Account, caller.account.id)
             if account is None:
                 raise PortalError(ErrorCode.NOT_LOGGED_IN)
-            await self._apply(account, USER_FIELDS, email=email, name=name, fixed_phone=fixed_phone,
-                              mobile=mobile, mobile2=mobile2, password=password)
-            if notify is not None:
-                account.notify = notify
-            if notify_email is not None:
-                account.notify_email = rules.email("notify_email", notify_email,
-                                                   required=False)[0]
+            self._apply(account, changes)
             if password is not None:
                 await sessions.end_all(db, account.id, keep_session_id=caller.session_id)
             await self._flush(db)
@@ -154,10 +164,12 @@ class AccountService:
 
     async def update_contact(self, caller: Caller, contact_id: int, **changes) -> Account:
         parent = self._main_account(caller)
+        new_password = changes.get("password") is not None
+        changes = await self._changes(CONTACT_FIELDS, **changes)
         async with self.db() as db, db.begin():
             contact = await self._own_contact(db, parent, contact_id)
-            await self._apply(contact, CONTACT_FIELDS, **changes)
-            if changes.get("password") is not None:
+            self._apply(contact, changes)
+            if new_password:
                 await sessions.end_all(db, contact.id)
             await self._flush(db)
         return contact
@@ -196,19 +208,15 @@ class AccountService:
             raise PortalError(ErrorCode.MISSING_FIELD, "recoverycode")
         if len(code) > MAX_RECOVERY_CODE:
             raise PortalError(ErrorCode.INVALID_RECOVERY_CODE, "recoverycode")
+        async with self.db() as db, db.begin():
+            self._check_code(await self._code(db, code), utcnow())
+        new_hash = await self.passwords.hash(
+            rules.password("password", password, self.settings.min_password_length))
         now = utcnow()
         async with self.db() as db, db.begin():
-            record = await db.scalar(select(RecoveryCode).where(
-                RecoveryCode.code_hash == digest(code)).with_for_update())
-            if record is None:
-                raise PortalError(ErrorCode.INVALID_RECOVERY_CODE, "recoverycode")
-            if record.used_at is not None:
-                raise PortalError(ErrorCode.RECOVERY_CODE_USED, "recoverycode")
-            if record.expires_at <= now:
-                raise PortalError(ErrorCode.RECOVERY_CODE_EXPIRED, "recoverycode")
-            new_password = rules.password("password", password, self.settings.min_password_length)
+            record = self._check_code(await self._code(db, code, lock=True), now)
             account = await db.get(Account, record.account_id)
-            account.password_hash = await self.passwords.hash(new_password)
+            account.password_hash = new_hash
             account.updated_at = now
             await db.execute(update(RecoveryCode).where(
                 RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None)
@@ -217,6 +225,21 @@ class AccountService:
             await throttle.record(db, self.settings, account.email_key, address, True, now)
             new = await sessions.start(db, self.settings, account, remember, now)
         return Login(account, new)
+
+    @staticmethod
+    async def _code(db: AsyncSession, code: str, lock: bool = False) -> RecoveryCode | None:
+        query = select(RecoveryCode).where(RecoveryCode.code_hash == digest(code))
+        return await db.scalar(query.with_for_update() if lock else query)
+
+    @staticmethod
+    def _check_code(record: RecoveryCode | None, now: datetime) -> RecoveryCode:
+        if record is None:
+            raise PortalError(ErrorCode.INVALID_RECOVERY_CODE, "recoverycode")
+        if record.used_at is not None:
+            raise PortalError(ErrorCode.RECOVERY_CODE_USED, "recoverycode")
+        if record.expires_at <= now:
+            raise PortalError(ErrorCode.RECOVERY_CODE_EXPIRED, "recoverycode")
+        return record
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -233,23 +256,30 @@ class AccountService:
             raise PortalError(ErrorCode.CONTACT_NOT_FOUND, "contact_id")
         return contact
 
-    async def _apply(self, account: Account, fields: dict[str, str], *, email=None, name=None,
-                     fixed_phone=None, mobile=None, mobile2=None, password=None) -> None:
-        """Validate and apply the fields that were sent (``None``: leave as is).
-
-        ``fields`` maps attribute names to the field names the caller's form used.
+    async def _changes(self, names: dict[str, str], *, email=None, name=None,
+                       fixed_phone=None, mobile=None, mobile2=None,
+                       password=None) -> dict[str, object]:
+        """The validated new values of the fields that were sent (``None``: leave as is),
+        a new password already hashed. ``names`` maps attributes to the form's field names.
         """
+        changes: dict[str, object] = {}
         if name is not None:
-            account.name = rules.name(fields["name"], name)
+            changes["name"] = rules.name(names["name"], name)
         if email is not None:
-            account.email, account.email_key = rules.email(fields["email"], email)
+            changes["email"], changes["email_key"] = rules.email(names["email"], email)
         for attr, value in (("fixed_phone", fixed_phone), ("mobile", mobile),
                             ("mobile2", mobile2)):
             if value is not None:
-                setattr(account, attr, rules.phone(fields[attr], value))
+                changes[attr] = rules.phone(names[attr], value)
         if password is not None:
-            account.password_hash = await self.passwords.hash(
-                rules.password(fields["password"], password, self.settings.min_password_length))
+            changes["password_hash"] = await self.passwords.hash(
+                rules.password(names["password"], password, self.settings.min_password_length))
+        return changes
+
+    @staticmethod
+    def _apply(account: Account, changes: dict[str, object]) -> None:
+        for attr, value in changes.items():
+            setattr(account, attr, value)
         account.updated_at = utcnow()
 
     async def _insert(self, account: Account) -> None:
