@@ -311,3 +311,12 @@ def test_sync_while_other_threads_save(storage: Storage) -> None:
         syncer.join()
     storage.sync()
     assert len(list(storage.list("data/"))) == 80
+
+
+@pytest.mark.parametrize("prefix", ["../", "..", "/", "//", "./", "a/../", "../storage-1/"])
+def test_list_never_leaves_the_storage(storage_factory, prefix: str) -> None:
+    neighbour, storage = storage_factory(), storage_factory()
+    neighbour.save("config", b"n")
+    storage.save("a/b", b"x")
+    assert [n for n in storage.list(prefix) if not n.startswith(prefix)] == []
+    assert list(storage.list(prefix)) == []

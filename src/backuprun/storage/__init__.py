@@ -13,7 +13,7 @@ Rules every backend keeps (the shared suite in ``tests/storage`` checks them):
   negative offset or length raises ``ValueError``.
 - ``remove`` of a missing name raises ``NotFound``.
 - ``list`` yields names under a prefix (a plain string prefix, not a folder), in no
-  promised order, each once.
+  promised order, each once; nothing for a prefix no valid name starts with (``../``).
 - Names are ``/``-separated relative paths of ASCII letters, digits, ``-``, ``_`` and ``.``
   (no empty, ``.`` or ``..`` part, none starting ``.tmp-``; others raise ``ValueError``).
   A name is never also the folder of other names (``a`` beside ``a/b``): a folder is not

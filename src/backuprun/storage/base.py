@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_PREFIX = re.compile(r"^([A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]*$")
 TEMP_PREFIX = ".tmp-"  # reserved: a local folder's half-written files start with it
 
 
@@ -32,6 +33,19 @@ def check_name(name: str) -> str:
                                      for part in name.split("/")):
         raise ValueError(f"invalid storage name: {name!r}")
     return name
+
+
+def could_prefix_a_name(prefix: str) -> bool:
+    """Whether some valid name starts with ``prefix`` (``../`` or ``a//`` never do).
+
+    Backends list nothing for other prefixes, rather than walk outside their root or
+    meet a server's path clean-up (SeaweedFS lists ``p//`` as ``p/``).
+    """
+    if not _PREFIX.match(prefix):
+        return False
+    *folders, last = prefix.split("/")
+    return not (last.startswith(TEMP_PREFIX) or any(
+        part in (".", "..") or part.startswith(TEMP_PREFIX) for part in folders))
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from backuprun.storage.base import TEMP_PREFIX, AlreadyExists, NotFound, check_name
+from backuprun.storage.base import could_prefix_a_name
 
 # A name that is a folder of other names, or runs through a blob, holds no blob.
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
@@ -100,6 +101,8 @@ class LocalStorage:
         return self._path(name).is_file()
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        if not could_prefix_a_name(prefix):
+            return
         base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         if not base.is_dir():
             return

@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 
-from backuprun.storage.base import AlreadyExists, NotFound, check_name
+from backuprun.storage.base import AlreadyExists, NotFound, check_name, could_prefix_a_name
 
 _open: weakref.WeakValueDictionary[str, MemoryStorage] = weakref.WeakValueDictionary()
 _open_lock = threading.Lock()
@@ -57,6 +57,8 @@ class MemoryStorage:
         return check_name(name) in self._blobs
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        if not could_prefix_a_name(prefix):
+            return
         with self._lock:
             names = [n for n in self._blobs if n.startswith(prefix)]
         yield from names

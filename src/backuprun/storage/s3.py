@@ -35,7 +35,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backuprun.storage.base import AlreadyExists, NotFound, StorageError, TransientError
-from backuprun.storage.base import check_name
+from backuprun.storage.base import check_name, could_prefix_a_name
 
 _MAX_PUT = 5 * 1024**3
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
@@ -147,6 +147,8 @@ class S3Storage:
         return True
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        if not could_prefix_a_name(prefix):
+            return
         paginator = self._client.get_paginator("list_objects_v2")
         pages = paginator.paginate(Bucket=self.bucket, Prefix=self._key_prefix + prefix,
                                    PaginationConfig={"PageSize": self._page_size})
