@@ -66,7 +66,7 @@ def serve_command() -> list[str]:
 
 
 @pytest.fixture
-def serve(tmp_path, databases):
+def serve(tmp_path):
     """Run ``backuprun serve`` in a subprocess: ``serve(*args, env=...)``; returns the URL."""
     procs = []
 
@@ -109,9 +109,7 @@ def register_and_login(url: str) -> None:
                                     "password": PASSWORD})).ok()
 
 
-def test_serve_embedded_default(serve, databases, tmp_path):
-    if databases.kind != "sqlite":
-        pytest.skip("the embedded default is SQLite")
+def test_serve_embedded_default(serve, tmp_path):
     url = serve()  # no --data-dir: ./backuprun-data
     register_and_login(url)
     assert (tmp_path / "backuprun-data" / "backuprun.db").exists()
@@ -141,7 +139,7 @@ def test_serve_migrates_an_existing_database_again(serve, databases, tmp_path):
                                      "password": PASSWORD})).ok()
 
 
-def test_serve_config_file(serve, databases, tmp_path):
+def test_serve_config_file(serve, tmp_path):
     config = tmp_path / "backuprun.toml"
     config.write_text(f'data_dir = "{tmp_path / "from-config"}"\nmin_password_length = 40\n')
     url = serve("--config", str(config))
