@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,8 +22,11 @@ from pathlib import Path
 
 import pytest
 
-import s3server
-from backuprun.storage import Storage
+if str(Path(__file__).parent) not in sys.path:  # pytest's importlib mode does not add it
+    sys.path.insert(0, str(Path(__file__).parent))
+
+import s3server  # noqa: E402
+from backuprun.storage import Storage  # noqa: E402
 
 BACKENDS = ["local", "memory", pytest.param("s3", marks=pytest.mark.s3)]
 
