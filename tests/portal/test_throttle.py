@@ -87,3 +87,13 @@ def test_forwarded_header_ignored_without_configuration(make_portal, new_api):
         login_from(api, f"203.0.113.{i}", unique_email(), "guess").fails("wrong_credentials")
     # a spoofed X-Forwarded-For does not escape the per-address limit
     login_from(api, "203.0.113.99", unique_email(), "guess").fails("login_throttled")
+
+
+def test_ipv6_clients_are_counted_by_their_64_network(throttled, new_api):
+    api = new_api(throttled)
+    for i in range(5):
+        login_from(api, f"2001:db8:1:2::{i + 1:x}", unique_email(), "guess"
+                   ).fails("wrong_credentials")
+    victim = api.register()
+    login_from(api, "2001:db8:1:2:ffff::1", victim).fails("login_throttled")  # same /64
+    login_from(api, "2001:db8:1:3::1", victim).ok()  # the next /64 is someone else
