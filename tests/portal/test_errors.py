@@ -128,6 +128,7 @@ def test_recovery_code_errors(api, portal, new_api):
                    password="second reset").fails("recovery_code_used", "recoverycode")
 
 
+@pytest.mark.parametrize("encoding", ["urlencoded"])  # waits; one encoding
 def test_recovery_code_expires(make_portal, new_api):
     import time
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import time
 
 from .conftest import PASSWORD, read_outbox, recovery_code
@@ -91,6 +93,7 @@ def test_reset_password_ends_all_sessions(api, new_api, portal):
     assert not api.is_logged_in()
 
 
+@pytest.mark.parametrize("encoding", ["urlencoded"])  # waits; one encoding
 def test_session_expires(make_portal, new_api):
     portal = make_portal(session_lifetime=1)
     api = new_api(portal)

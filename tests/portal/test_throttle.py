@@ -13,6 +13,9 @@ import pytest
 from .conftest import PASSWORD, unique_email
 
 
+# throttling does not depend on the form encoding (test_calls covers both): one is enough
+pytestmark = pytest.mark.parametrize("encoding", ["multipart"])
+
 WINDOW = 2  # seconds, for the test that waits for the window to pass
 
 
