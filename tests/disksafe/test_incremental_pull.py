@@ -72,9 +72,9 @@ def test_chunker_is_usable_apart_from_the_safe(repo: Repository) -> None:
     from backuprun.disksafe.format import BLOB_DATA
 
     with repo.writer() as w:
-        flags, payload = compress(pairs[0][1])
+        flags, payload = compress(pairs[0][1])  # as an agent would send it
         assert w.claim(ids[0])
-        w.add(BLOB_DATA, ids[0], flags, bytes(payload), len(pairs[0][1]))
+        w.add_compressed(BLOB_DATA, ids[0], flags, bytes(payload), len(pairs[0][1]))
         assert not w.lacks(ids[0]) and w.lacks(ids[1])
     assert repo.lacking(ids) == ids[1:]
     assert Repository.open(repo.storage, b"correct horse battery staple").lacking(ids) == ids[1:]

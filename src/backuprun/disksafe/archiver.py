@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from backuprun.disksafe.chunker import Chunker
-from backuprun.disksafe.compress import compress
 from backuprun.disksafe.errors import DamagedData
 from backuprun.disksafe.format import BLOB_DATA, BLOB_TREE
 from backuprun.disksafe.metadata import entry_for, same_file
@@ -34,6 +33,7 @@ SMALL_FILE = 1024 * 1024
 BATCH_FILES = 128
 BATCH_BYTES = 4 * 1024 * 1024
 MAX_PENDING_DIRS = 256
+OUT_BATCH = 1024 * 1024  # new chunks handed to the writer together
 
 
 def _open_noatime(path: bytes, flags: int) -> int:
@@ -202,10 +202,18 @@ class Archiver:
         job.submitted = True
         self._pool.submit(self._run_job, job)
 
+    def _flush_out(self) -> None:
+        out = getattr(self._local, "out", None)
+        if out:
+            self.writer.add_many(out)
+            self._local.out = []
+            self._local.out_bytes = 0
+
     def _run_job(self, job: _Job) -> None:
         try:
             for e, path in job.files:
                 self._read_file(e, path)
+            self._flush_out()
         except BaseException as exc:  # noqa: BLE001 - re-raised by _finalize
             job.error = exc
         finally:
@@ -223,6 +231,9 @@ class Archiver:
         writer = self.writer
         ids = []
         total = 0
+        local = self._local
+        if not hasattr(local, "out"):
+            local.out, local.out_bytes = [], 0
         try:
             with open(path, "rb", buffering=0,
                       opener=_open_noatime) as f:
@@ -230,10 +241,12 @@ class Archiver:
                     ids.append(cid)
                     total += len(data)
                     if writer.claim(cid):
-                        flags, payload = compress(data)
-                        if not isinstance(payload, bytes):
-                            payload = bytes(payload)
-                        writer.add(BLOB_DATA, cid, flags, payload, len(data))
+                        local.out.append((BLOB_DATA, cid, None,
+                                          data if isinstance(data, bytes) else bytes(data),
+                                          len(data)))
+                        local.out_bytes += len(data)
+                        if local.out_bytes >= OUT_BATCH:
+                            self._flush_out()
         except OSError as exc:
             e["_err"] = True
             self._warn(f"cannot read {os.fsdecode(path)}: {exc.strerror}")
@@ -284,8 +297,7 @@ class Archiver:
         data = encode_tree(entries)
         tree_id = self.repo.keys.chunk_id(data)
         if self.writer.claim(tree_id):
-            flags, payload = compress(data)
-            self.writer.add(BLOB_TREE, tree_id, flags, bytes(payload), len(data))
+            self.writer.add(BLOB_TREE, tree_id, data)
         return tree_id
 
 

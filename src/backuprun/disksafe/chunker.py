@@ -21,7 +21,7 @@ from pyfastcdc import FastCDC
 MIN_SIZE = 256 * 1024
 AVG_SIZE = 1024 * 1024
 MAX_SIZE = 4 * 1024 * 1024
-BUFFER_SIZE = 8 * 1024 * 1024
+BUFFER_SIZE = 6 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Chunker:
         self.spec = spec
         self._cdc = FastCDC(spec.avg_size, min_size=spec.min_size, max_size=spec.max_size,
                             seed=spec.seed)
-        self._buf = bytearray(max(buffer_size, 2 * spec.max_size))
+        self._buf = bytearray(max(buffer_size, spec.max_size + (1 << 20)))
         self._view = memoryview(self._buf)
         self._key = spec.id_key
 

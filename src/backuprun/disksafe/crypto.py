@@ -100,6 +100,16 @@ class ObjectCipher:
             return self._aead.encrypt(_nonce(counter), data, ad)
         return bytes(data) + self._tag(counter, data, ad)
 
+    def seal_into(self, counter: int, data: bytes | memoryview, ad: bytes,
+                  out: memoryview) -> None:
+        """Seal ``data`` into ``out`` (exactly ``len(data) + TAG_SIZE`` bytes)."""
+        if self._aead is not None:
+            self._aead.encrypt_into(_nonce(counter), data, ad, out)
+            return
+        n = len(data)
+        out[:n] = data
+        out[n:] = self._tag(counter, data, ad)
+
     def open(self, counter: int, sealed: bytes | memoryview, ad: bytes, what: str) -> bytes:
         """Return the plaintext of ``sealed``; raise ``DamagedData`` if it fails to verify."""
         if len(sealed) < TAG_SIZE:

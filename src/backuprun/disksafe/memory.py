@@ -14,11 +14,12 @@ import ctypes.util
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 _done = False
 
 
-def tune_malloc(mmap_threshold: int = 32 * 1024 * 1024,
-                trim_threshold: int = 128 * 1024 * 1024) -> bool:
+def tune_malloc(mmap_threshold: int = 2 * 1024 * 1024,
+                trim_threshold: int = 4 * 1024 * 1024, arenas: int = 2) -> bool:
     """Raise glibc's mmap/trim thresholds once per process; False where not glibc."""
     global _done
     if _done:
@@ -30,5 +31,6 @@ def tune_malloc(mmap_threshold: int = 32 * 1024 * 1024,
         return False
     ok = mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1
     ok = mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1 and ok
+    ok = mallopt(M_ARENA_MAX, arenas) == 1 and ok
     _done = ok
     return ok

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import msgpack
 
-from backuprun.disksafe.crypto import SALT_SIZE, MasterKeys
+from backuprun.disksafe.crypto import SALT_SIZE, TAG_SIZE, MasterKeys
 from backuprun.disksafe.errors import DamagedData
 from backuprun.disksafe.format import F_ENCRYPTED, HEADER_SIZE, PACKS_PREFIX, T_PACK, header, parse_header
 from backuprun.storage import Storage
@@ -57,37 +57,65 @@ def new_pack_name() -> str:
 
 
 class PackBuilder:
-    """Builds one pack in memory. Not thread-safe: one writer thread owns it."""
+    """Builds one pack in a (reusable) buffer. Not thread-safe: callers serialise ``add``."""
 
-    def __init__(self, keys: MasterKeys) -> None:
+    def __init__(self, keys: MasterKeys, buf: bytearray | None = None) -> None:
         self.keys = keys
         self.name = new_pack_name()
         self.salt = os.urandom(SALT_SIZE)
         self._cipher = keys.cipher(self.salt)
-        self.buf = bytearray(header(T_PACK, F_ENCRYPTED if keys.encrypted else 0))
-        self.buf += self.salt
+        self.buf = buf if buf is not None else bytearray(1 << 20)
+        self._view = memoryview(self.buf)
+        self.pos = PREFIX_SIZE
+        self._view[:HEADER_SIZE] = header(T_PACK, F_ENCRYPTED if keys.encrypted else 0)
+        self._view[HEADER_SIZE:PREFIX_SIZE] = self.salt
         self.entries: list[BlobEntry] = []
 
     def __len__(self) -> int:
-        return len(self.buf)
+        return self.pos
+
+    def fits(self, payload_len: int) -> bool:
+        """Whether a blob of ``payload_len`` still fits in the buffer (with trailer room).
+
+        An empty pack takes any blob; the buffer grows for one that is too big."""
+        need = FRAME.size + payload_len + TAG_SIZE + 64 * (len(self.entries) + 1) + 1024
+        return not self.entries or self.pos + need <= len(self.buf)
+
+    def _reserve(self, n: int) -> None:
+        if self.pos + n > len(self.buf):
+            self._view.release()
+            self.buf.extend(bytes(max(n, len(self.buf))))
+            self._view = memoryview(self.buf)
 
     def add(self, blob_type: int, flags: int, blob_id: bytes, payload: bytes | memoryview,
             raw_len: int) -> BlobEntry:
-        offset = len(self.buf) + FRAME.size
-        sealed = self._cipher.seal(offset, payload, blob_ad(blob_type, flags, blob_id))
-        self.buf += FRAME.pack(len(sealed), blob_type, flags, blob_id)
-        self.buf += sealed
-        entry = BlobEntry(blob_id, blob_type, flags, offset, len(sealed), raw_len)
+        sealed_len = len(payload) + TAG_SIZE
+        self._reserve(FRAME.size + sealed_len)
+        FRAME.pack_into(self.buf, self.pos, sealed_len, blob_type, flags, blob_id)
+        offset = self.pos + FRAME.size
+        self._cipher.seal_into(offset, payload, blob_ad(blob_type, flags, blob_id),
+                               self._view[offset:offset + sealed_len])
+        self.pos = offset + sealed_len
+        entry = BlobEntry(blob_id, blob_type, flags, offset, sealed_len, raw_len)
         self.entries.append(entry)
         return entry
 
-    def finish(self) -> bytearray:
-        """Append trailer and footer; return the whole pack."""
+    def finish(self) -> memoryview:
+        """Append trailer and footer; return the whole pack (a view into the buffer)."""
         rows = [[e.type, e.flags, e.id, e.offset, e.length, e.raw_len] for e in self.entries]
-        offset = len(self.buf)
+        offset = self.pos
         trailer = self._cipher.seal(offset, msgpack.packb(rows), b"trailer")
-        self.buf += trailer
-        self.buf += FOOTER.pack(len(trailer), len(self.entries), FOOTER_MAGIC)
+        footer = FOOTER.pack(len(trailer), len(self.entries), FOOTER_MAGIC)
+        self._reserve(len(trailer) + len(footer))
+        end = offset + len(trailer)
+        self._view[offset:end] = trailer
+        self._view[end:end + len(footer)] = footer
+        self.pos = end + len(footer)
+        return self._view[:self.pos]
+
+    def release(self) -> bytearray:
+        """Give the buffer back for reuse (after the pack was saved)."""
+        self._view.release()
         return self.buf
 
 

@@ -17,17 +17,18 @@ import queue
 import threading
 from typing import TYPE_CHECKING
 
+from backuprun.disksafe.compress import compress
 from backuprun.disksafe.index import PackInfo, index_body, new_index_name
 from backuprun.disksafe.objects import seal_object
-from backuprun.disksafe.format import T_INDEX
+from backuprun.disksafe.format import BLOB_DATA, T_INDEX
 from backuprun.disksafe.pack import BlobEntry, PackBuilder
 
 if TYPE_CHECKING:
     from backuprun.disksafe.repository import Repository
 
-PACK_SIZE = 16 * 1024 * 1024
-QUEUE_BYTES = 24 * 1024 * 1024
-INDEX_EVERY = 16
+PACK_SIZE = 8 * 1024 * 1024
+QUEUE_BYTES = 8 * 1024 * 1024
+INDEX_EVERY = 32
 _STOP = object()
 
 
@@ -50,25 +51,37 @@ class _ByteBudget:
 
 
 class BlobWriter:
-    """Stores blobs into packs for one repository; use as a context manager (or close())."""
+    """Stores blobs into packs for one repository; use as a context manager.
+
+    ``packers`` threads compress (zstd releases the GIL) and seal blobs into the current
+    pack; one saver thread stores each closed pack while the next one fills. Pack buffers
+    are preallocated and reused; at most one pack per blob type fills and one is saved.
+    """
 
     def __init__(self, repo: Repository, pack_size: int = PACK_SIZE,
-                 queue_bytes: int = QUEUE_BYTES, index_every: int = INDEX_EVERY) -> None:
+                 queue_bytes: int = QUEUE_BYTES, index_every: int = INDEX_EVERY,
+                 packers: int = 2) -> None:
         self.repo = repo
         self.pack_size = pack_size
         self.index_every = index_every
         self._budget = _ByteBudget(queue_bytes)
         self._blobs: queue.Queue = queue.Queue()
-        self._packs: queue.Queue = queue.Queue(maxsize=1)
+        self._packs: queue.Queue = queue.Queue()
+        self._saver_slot = threading.Semaphore(1)
+        self._lock = threading.Lock()
+        self._builders: dict[int, PackBuilder] = {}
+        self._buffers: list[bytearray] = []
         self._pending: dict[bytes, object] = {}
         self._unindexed: list[tuple[PackInfo, list[BlobEntry]]] = []
         self._error: BaseException | None = None
-        self.bytes_added = 0  # stored (sealed) bytes of new blobs
+        self.bytes_added = 0  # stored bytes of new packs
         self.blobs_added = 0
         self.index_names: list[str] = []
-        self._writer = threading.Thread(target=self._write_loop, name="disksafe-writer", daemon=True)
+        self._packers = [threading.Thread(target=self._pack_loop, name=f"disksafe-packer-{i}",
+                                          daemon=True) for i in range(packers)]
         self._saver = threading.Thread(target=self._save_loop, name="disksafe-saver", daemon=True)
-        self._writer.start()
+        for t in self._packers:
+            t.start()
         self._saver.start()
         self._closed = False
 
@@ -78,49 +91,72 @@ class BlobWriter:
         return blob_id not in self.repo.index and blob_id not in self._pending
 
     def claim(self, blob_id: bytes) -> bool:
-        """Atomically reserve ``blob_id``: True means the caller must :meth:`add` it."""
+        """Atomically reserve ``blob_id``: True means the caller must add it."""
         if blob_id in self.repo.index:
             return False
         mark = object()
         return self._pending.setdefault(blob_id, mark) is mark
 
-    def add(self, blob_type: int, blob_id: bytes, flags: int, payload: bytes, raw_len: int) -> None:
-        """Queue a claimed blob (payload already compressed per ``flags``)."""
+    def add(self, blob_type: int, blob_id: bytes, data: bytes) -> None:
+        """Queue a claimed blob's plaintext; the packer threads compress and seal it."""
+        self.add_many([(blob_type, blob_id, None, data, len(data))])
+
+    def add_compressed(self, blob_type: int, blob_id: bytes, flags: int, payload: bytes,
+                       raw_len: int) -> None:
+        """Queue a claimed blob already compressed per ``flags`` (e.g. by an agent)."""
+        self.add_many([(blob_type, blob_id, flags, payload, raw_len)])
+
+    def add_many(self, items: list[tuple]) -> None:
+        """Queue claimed blobs as ``(type, id, flags or None, payload, raw_len)`` at once."""
         self._raise_error()
-        n = len(payload)
+        n = sum(len(item[3]) for item in items)
         self._budget.take(n)
-        self._blobs.put((blob_type, blob_id, flags, payload, raw_len))
+        self._blobs.put((n, items))
 
     def _raise_error(self) -> None:
         if self._error is not None:
             raise self._error
 
-    # -- writer thread -----------------------------------------------------------------
-    def _write_loop(self) -> None:
+    # -- packer threads ----------------------------------------------------------------
+    def _pack_loop(self) -> None:
+        while True:
+            got = self._blobs.get()
+            if got is _STOP:
+                return
+            n, items = got
+            try:
+                if self._error is None:
+                    ready = []
+                    for blob_type, blob_id, flags, payload, raw_len in items:
+                        if flags is None:
+                            flags, payload = compress(payload)
+                        ready.append((blob_type, blob_id, flags, payload, raw_len))
+                    with self._lock:
+                        for item in ready:
+                            self._append(*item)
+            except BaseException as exc:  # noqa: BLE001
+                self._error = exc
+            finally:
+                self._budget.give(n)
+
+    def _append(self, blob_type: int, blob_id: bytes, flags: int, payload, raw_len: int) -> None:
         # Data and tree blobs go to separate packs, so trees stay together (cheap to read
         # for ls, restore planning and checks) and never dilute the data read-ahead.
-        builders: dict[int, PackBuilder] = {}
-        try:
-            while True:
-                item = self._blobs.get()
-                if item is _STOP:
-                    break
-                blob_type, blob_id, flags, payload, raw_len = item
-                builder = builders.get(blob_type)
-                if builder is None:
-                    builder = builders[blob_type] = PackBuilder(self.repo.keys)
-                builder.add(blob_type, flags, blob_id, payload, raw_len)
-                self._budget.give(len(payload))
-                if len(builder) >= self.pack_size:
-                    self._packs.put(builder)
-                    del builders[blob_type]
-            for builder in builders.values():
-                self._packs.put(builder)
-        except BaseException as exc:  # noqa: BLE001
-            self._error = exc
-            self._budget.give(self._budget.used)
-        finally:
-            self._packs.put(_STOP)
+        builder = self._builders.get(blob_type)
+        if builder is not None and not builder.fits(len(payload)):
+            del self._builders[blob_type]
+            self._to_saver(builder)
+            builder = None
+        if builder is None:
+            buf = None
+            if blob_type == BLOB_DATA:  # data packs reuse full-size buffers
+                buf = self._buffers.pop() if self._buffers else bytearray(self.pack_size)
+            builder = self._builders[blob_type] = PackBuilder(self.repo.keys, buf)
+        builder.add(blob_type, flags, blob_id, payload, raw_len)
+
+    def _to_saver(self, builder: PackBuilder) -> None:
+        self._saver_slot.acquire()  # one pack saving at a time bounds memory
+        self._packs.put(builder)
 
     # -- saver thread ------------------------------------------------------------------
     def _save_loop(self) -> None:
@@ -129,19 +165,24 @@ class BlobWriter:
             builder = self._packs.get()
             if builder is _STOP:
                 return
-            if self._error is not None:
-                continue
             try:
-                data = builder.finish()
-                storage.save(builder.name, data)
-                info = PackInfo(builder.name, len(data), builder.salt)
-                self.bytes_added += len(data)
-                self.blobs_added += len(builder.entries)
-                self._unindexed.append((info, builder.entries))
-                if len(self._unindexed) >= self.index_every:
-                    self._write_index()
+                if self._error is None:
+                    data = builder.finish()
+                    storage.save(builder.name, data)
+                    info = PackInfo(builder.name, len(data), builder.salt)
+                    del data
+                    self.bytes_added += info.size
+                    self.blobs_added += len(builder.entries)
+                    self._unindexed.append((info, builder.entries))
+                    if len(self._unindexed) >= self.index_every:
+                        self._write_index()
             except BaseException as exc:  # noqa: BLE001
                 self._error = exc
+            finally:
+                buf = builder.release()
+                if len(buf) == self.pack_size and len(self._buffers) < 2:
+                    self._buffers.append(buf)
+                self._saver_slot.release()
 
     def _write_index(self) -> None:
         if not self._unindexed:
@@ -158,14 +199,25 @@ class BlobWriter:
         self._unindexed = []
 
     # -- finishing ---------------------------------------------------------------------
+    def _stop_threads(self) -> None:
+        for _ in self._packers:
+            self._blobs.put(_STOP)
+        for t in self._packers:
+            t.join()
+        if self._error is None:
+            with self._lock:
+                builders, self._builders = list(self._builders.values()), {}
+            for builder in builders:
+                self._to_saver(builder)
+        self._packs.put(_STOP)
+        self._saver.join()
+
     def flush(self) -> None:
         """Store everything queued, write the last index object and sync. Ends the writer."""
         if self._closed:
             return
         self._closed = True
-        self._blobs.put(_STOP)
-        self._writer.join()
-        self._saver.join()
+        self._stop_threads()
         self._raise_error()
         self._write_index()
 
@@ -175,10 +227,7 @@ class BlobWriter:
             return
         self._closed = True
         self._error = self._error or RuntimeError("aborted")
-        self._budget.give(self._budget.used)
-        self._blobs.put(_STOP)
-        self._writer.join()
-        self._saver.join()
+        self._stop_threads()
 
     def __enter__(self) -> BlobWriter:
         return self
