@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -187,6 +187,8 @@ class AccountService:
         _, key = rules.email("email", email)
         now = utcnow()
         async with self.db() as db, db.begin():
+            await db.execute(delete(RecoveryCode).where(
+                RecoveryCode.expires_at < now - timedelta(days=1)))
             account = await db.scalar(select(Account).where(Account.email_key == key))
             if account is None:
                 return

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name="uq_sessions_token_hash"),
     )
     op.create_index("ix_sessions_account_id", "sessions", ["account_id"])
+    op.create_index("ix_sessions_expires_at", "sessions", ["expires_at"])
     op.create_table(
         "recovery_codes",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -67,6 +68,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code_hash", name="uq_recovery_codes_code_hash"),
     )
     op.create_index("ix_recovery_codes_account_id", "recovery_codes", ["account_id"])
+    op.create_index("ix_recovery_codes_expires_at", "recovery_codes", ["expires_at"])
     op.create_table(
         "login_attempts",
         sa.Column("id", sa.Integer(), primary_key=True),
