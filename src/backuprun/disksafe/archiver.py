@@ -61,12 +61,14 @@ class _Job:
 
 
 class _Dir:
-    __slots__ = ("entries", "jobs", "tree_id")
+    __slots__ = ("entries", "jobs", "tree_id", "old_tree", "old_entries")
 
     def __init__(self) -> None:
         self.entries: list[dict] = []
         self.jobs: list[_Job] = []
         self.tree_id: bytes | None = None
+        self.old_tree: bytes | None = None
+        self.old_entries: list[dict] = []
 
 
 @dataclass
@@ -120,6 +122,8 @@ class Archiver:
     def _walk(self, path: bytes, parent_tree: bytes | None) -> _Dir:
         old = self._old_entries(parent_tree)
         node = _Dir()
+        node.old_tree = parent_tree
+        node.old_entries = list(old.values())
         try:
             with os.scandir(path) as it:
                 found = sorted(it, key=lambda d: d.name)
@@ -150,18 +154,20 @@ class Archiver:
                 self._schedule(node, e, full, st)
             elif stat.S_ISDIR(mode):
                 self.stats.dirs += 1
-                e = entry_for(name, full, st)
-                if prev is not None and _same_inode_times(prev, st):
-                    e["at"] = prev["at"]  # our own scandir moved atime; keep the tree stable
+                if prev is not None and prev["t"] == "d" and _same_inode_times(prev, st):
+                    e = dict(prev)  # unchanged metadata (chmod, chown, xattrs move ctime)
+                    e["nl"] = st.st_nlink
+                else:
+                    e = entry_for(name, full, st)
                 node.entries.append(e)
-                sub = prev["st"] if prev is not None and prev["t"] == "d" else None
+                sub = prev.get("st") if prev is not None and prev["t"] == "d" else None
                 e["_node"] = self._walk(full, sub)
             else:
                 self.stats.others += 1
-                e = entry_for(name, full, st)
-                if prev is not None and _same_inode_times(prev, st):
-                    e["at"] = prev["at"]  # reading a symlink moves its atime
-                node.entries.append(e)
+                if prev is not None and prev["t"] != "f" and _same_inode_times(prev, st):
+                    node.entries.append(prev)  # unchanged symlink, device, fifo, socket
+                else:
+                    node.entries.append(entry_for(name, full, st))
         except OSError as exc:
             self._warn(f"cannot read {os.fsdecode(full)}: {exc.strerror}")
 
@@ -290,8 +296,11 @@ class Archiver:
             if child is not None:
                 e["st"] = child.tree_id
             entries.append(e)
-        node.tree_id = self.store_tree(entries)
-        node.entries = node.jobs = []  # type: ignore[assignment]
+        if node.old_tree is not None and entries == node.old_entries:
+            node.tree_id = node.old_tree  # same entries: same tree, no need to encode it
+        else:
+            node.tree_id = self.store_tree(entries)
+        node.entries = node.jobs = node.old_entries = []  # type: ignore[assignment]
 
     def store_tree(self, entries: list[dict]) -> bytes:
         data = encode_tree(entries)
@@ -313,7 +322,7 @@ def backup(repo: Repository, source: bytes, parent: RecoveryPoint | None,
            writer_options: dict | None = None) -> tuple[RecoveryPoint, Stats]:
     """Back up ``source`` (an absolute directory path) as a new recovery point.
 
-    Takes the safe's exclusive lock, re-reads the index under it, stores data and trees,
+    Takes the safe's exclusive lock, brings the index up to date under it, stores data and trees,
     flushes (data, then index), and only then writes the recovery point.
     """
     start = time.time()
@@ -321,7 +330,7 @@ def backup(repo: Repository, source: bytes, parent: RecoveryPoint | None,
     if not stat.S_ISDIR(root_st.st_mode):
         raise NotADirectoryError(f"{os.fsdecode(source)} is not a directory")
     with repo.lock(True, "backup") as lock:
-        repo.load_index()
+        repo.refresh_index()
         writer = repo.writer(**(writer_options or {}))
         try:
             archiver = Archiver(repo, writer, workers=workers)

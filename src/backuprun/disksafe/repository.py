@@ -132,6 +132,18 @@ class Repository:
             index.index_names.add(name)
         self.index = index
 
+    def refresh_index(self) -> None:
+        """Bring :attr:`index` up to date: read only index objects not yet loaded, or
+        everything again if some were removed (a prune ran)."""
+        names = set(self.index_names())
+        if not self.index.index_names <= names:
+            self.load_index()
+            return
+        for name in sorted(names - self.index.index_names):
+            for info, entries in parse_index_body(self.load_index_object(name)):
+                self.index.add_pack(info, entries)
+            self.index.index_names.add(name)
+
     # -- blobs ------------------------------------------------------------------------
     def locate(self, blob_id: bytes) -> tuple[PackInfo, BlobEntry]:
         found = self.index.lookup(blob_id)
