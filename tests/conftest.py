@@ -5,6 +5,7 @@
   fails instead, so S3 coverage never silently disappears.
 - ``storage_factory``: parametrized over ``local``, ``memory`` and ``s3``; a callable that
   returns a fresh, empty ``Storage`` each call. ``storage_factory.kind`` names the backend.
+  (``tests/storagekit.py`` builds them; ``tests/storage`` adds ``retrying``.)
 - ``storage``: one fresh ``Storage`` from ``storage_factory`` (so also parametrized).
 - ``s3_location``: a fresh ``s3://`` URL on the test server, with ``.env`` (a full
   environment for subprocesses) and the same variables set in ``os.environ`` for the test.
@@ -12,11 +13,10 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +27,7 @@ if str(Path(__file__).parent) not in sys.path:  # pytest's importlib mode does n
 
 import s3server  # noqa: E402
 from backuprun.storage import Storage  # noqa: E402
-
-BACKENDS = ["local", "memory", pytest.param("s3", marks=pytest.mark.s3)]
+from storagekit import BACKENDS, StorageFactory, make_factory  # noqa: E402
 
 
 def _in_ci() -> bool:
@@ -48,39 +47,9 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s3server.Sea
     server.stop()
 
 
-class StorageFactory:
-    """Makes fresh, empty storages of one backend kind."""
-
-    def __init__(self, kind: str, make: Callable[[int], Storage]) -> None:
-        self.kind = kind
-        self._make = make
-        self._counter = itertools.count()
-
-    def __call__(self) -> Storage:
-        return self._make(next(self._counter))
-
-    def __repr__(self) -> str:
-        return f"StorageFactory({self.kind!r})"
-
-
 @pytest.fixture(params=BACKENDS)
 def storage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StorageFactory:
-    kind = request.param
-    if kind == "local":
-        from backuprun.storage.local import LocalStorage
-
-        return StorageFactory(kind, lambda n: LocalStorage(tmp_path / f"storage-{n}"))
-    if kind == "memory":
-        from backuprun.storage.memory import MemoryStorage
-
-        return StorageFactory(kind, lambda n: MemoryStorage())
-    from backuprun.storage.s3 import S3Storage
-
-    server = request.getfixturevalue("s3_server")
-    run = uuid.uuid4().hex[:12]
-    # A small page size makes every listing of more than 100 names cross pages.
-    return StorageFactory(kind, lambda n: S3Storage(
-        server.bucket, f"t-{run}-{n}", client=server.client, page_size=100))
+    return make_factory(request.param, request, tmp_path)
 
 
 @pytest.fixture
