@@ -157,3 +157,21 @@ def test_serve_refuses_unknown_config_keys(tmp_path):
                           text=True, timeout=60)
     assert done.returncode != 0
     assert "databse_url" in done.stdout + done.stderr
+
+
+def test_serve_config_from_environment(serve, tmp_path):
+    """BACKUPRUN_CONFIG names the file; BACKUPRUN_<KEY> beats the file; options beat both."""
+    config = tmp_path / "env.toml"
+    config.write_text(f'data_dir = "{tmp_path / "ignored"}"\nmin_password_length = 40\n')
+    url = serve("--data-dir", str(tmp_path / "from-option"),
+                env={"BACKUPRUN_CONFIG": str(config), "BACKUPRUN_MIN_PASSWORD_LENGTH": "8"})
+    register_and_login(url)
+    assert (tmp_path / "from-option" / "backuprun.db").exists()
+    assert not (tmp_path / "ignored").exists()
+
+
+def test_serve_refuses_bad_environment_values(tmp_path):
+    done = subprocess.run([*serve_command()], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={**os.environ, "BACKUPRUN_PORT": "eighty"})
+    assert done.returncode != 0
+    assert "BACKUPRUN_PORT" in done.stdout + done.stderr
