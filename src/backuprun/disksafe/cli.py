@@ -59,11 +59,11 @@ def _errors() -> Iterator[None]:
         _fail(str(exc))
 
 
-def _open(location: str, password_file: Optional[Path]):
-    from backuprun.disksafe.memory import tune_malloc
+def _open(location: str, password_file: Optional[Path], tuning: str = "BACKUP"):
+    from backuprun.disksafe import memory
     from backuprun.disksafe.repository import Repository
 
-    tune_malloc()
+    memory.tune_malloc(**getattr(memory, tuning))
     storage = open_storage(location)
     try:
         needs = Repository.needs_password(storage)
@@ -204,7 +204,7 @@ def restore(location: str = typer.Argument(..., help="Folder or s3://bucket/pref
         return s.bytes_written, f"{s.files} files, {_mb(s.bytes_written)} written"
 
     with _errors():
-        repo = _open(location, password_file)
+        repo = _open(location, password_file, "RESTORE")
         with repo.lock(False, "restore"):
             rp = repo.find_point(point)
             r = Restorer(repo, rp, os.fsencode(os.path.abspath(target)),

@@ -17,13 +17,16 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 _done = False
 
+# Backup keeps peak memory low (big buffers are pooled already); restore's short-lived
+# 1-4 MiB chunks and read windows are better kept in the heap than mapped each time.
+BACKUP = {"mmap_threshold": 2 << 20, "trim_threshold": 4 << 20, "arenas": 2}
+RESTORE = {"mmap_threshold": 16 << 20, "trim_threshold": 64 << 20, "arenas": 2}
+
 
 def tune_malloc(mmap_threshold: int = 2 * 1024 * 1024,
                 trim_threshold: int = 4 * 1024 * 1024, arenas: int = 2) -> bool:
     """Raise glibc's mmap/trim thresholds once per process; False where not glibc."""
     global _done
-    if _done:
-        return True
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt

@@ -14,6 +14,7 @@ storage layout. Objects in storage (see docs/disksafe-format.md)::
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 import threading
 import time
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from backuprun.storage import NotFound, Storage
 READ_WINDOW = 4 * 1024 * 1024
 WINDOW_BLOB = 512 * 1024  # blobs below this are read through the read-ahead window
 SEQUENTIAL_GAP = 256 * 1024
+WINDOWS = 4
 
 
 class Repository:
@@ -51,6 +53,8 @@ class Repository:
         self.key_name = key_name
         self.index = Index()
         self._local = threading.local()
+        self._windows: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._windows_lock = threading.Lock()
 
     # -- creating and opening ----------------------------------------------------------
     @classmethod
@@ -152,20 +156,19 @@ class Repository:
         return found
 
     def _read_sealed(self, pack: PackInfo, entry: BlobEntry) -> bytes | memoryview:
-        """The sealed bytes of a blob, through a per-thread read-ahead window.
+        """The sealed bytes of a blob, through a small read-ahead cache shared by threads.
 
         A window of ``READ_WINDOW`` bytes is read only when small blobs are being read in
         pack order (the blob starts where the previous one of this thread ended, give or
         take a few frames); a jump (a deduplicated chunk from elsewhere) is read exactly.
         """
-        local = self._local
-        win = getattr(local, "win", None)
         end = entry.offset + entry.length
-        if win is not None and win[0] == pack.name and win[1] <= entry.offset \
-                and end <= win[1] + len(win[2]):
-            start = entry.offset - win[1]
-            local.last = (pack.name, end)
-            return memoryview(win[2])[start:start + entry.length]
+        with self._windows_lock:
+            for (name, start), data in self._windows.items():
+                if name == pack.name and start <= entry.offset and end <= start + len(data):
+                    self._local.last = (pack.name, end)
+                    return memoryview(data)[entry.offset - start:end - start]
+        local = self._local
         last = getattr(local, "last", None)
         sequential = (last is not None and last[0] == pack.name
                       and 0 <= entry.offset - last[1] <= SEQUENTIAL_GAP)
@@ -175,7 +178,10 @@ class Repository:
         else:
             length = max(entry.length, min(READ_WINDOW, pack.size - entry.offset))
             data = self.storage.load(pack.name, entry.offset, length)
-            local.win = (pack.name, entry.offset, data)
+            with self._windows_lock:
+                self._windows[(pack.name, entry.offset)] = data
+                while len(self._windows) > WINDOWS:
+                    self._windows.popitem(last=False)
         if len(data) < entry.length:
             raise DamagedData(f"{pack.name}: truncated at blob {entry.id.hex()}")
         return memoryview(data)[:entry.length]
