@@ -108,7 +108,7 @@ class Portal:
         self.thread.join(timeout=15)
 
 
-def start_portal(settings: Settings, *, ssl: bool = False) -> Portal:
+def start_portal(settings: Settings) -> Portal:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

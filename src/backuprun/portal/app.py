@@ -11,7 +11,6 @@ Rules:
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -28,8 +27,6 @@ from backuprun.portal.calls import CALLS, Call, Fields
 from backuprun.portal.calls.base import Services
 from backuprun.portal.errors import ErrorCode, PortalError
 from backuprun.portal.mail import Mailer
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:

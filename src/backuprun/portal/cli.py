@@ -46,6 +46,13 @@ def serve(
         raise typer.BadParameter(str(exc)) from exc
     if bool(settings.certfile) != bool(settings.keyfile):
         raise typer.BadParameter("--certfile and --keyfile go together")
+    if settings.smtp_url:
+        from backuprun.portal.mail import SmtpTransport
+
+        try:
+            SmtpTransport(settings.smtp_url)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc)) from exc
     if not settings.public_url and settings.host in ("0.0.0.0", "::", ""):
         typer.echo(f"warning: links in e-mails will point to {settings.resolved_public_url}; "
                    "set --public-url to the address users reach", err=True)
