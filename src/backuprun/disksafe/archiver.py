@@ -33,7 +33,7 @@ SMALL_FILE = 1024 * 1024
 BATCH_FILES = 128
 BATCH_BYTES = 4 * 1024 * 1024
 MAX_PENDING_DIRS = 256
-OUT_BATCH = 1024 * 1024  # new chunks handed to the writer together
+OUT_BATCH = 512 * 1024  # new chunks handed to the writer together
 
 
 def _open_noatime(path: bytes, flags: int) -> int:
