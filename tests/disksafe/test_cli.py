@@ -107,3 +107,15 @@ def test_real_command_line(tmp_path: Path) -> None:
     p = subprocess.run([str(exe), "disksafe", "list", str(tmp_path / "s")],
                        env=dict(env, BACKUPRUN_DISKSAFE_PASSWORD="bad"), capture_output=True)
     assert p.returncode == 1 and b"wrong password" in p.stderr
+
+
+def test_missing_path_is_an_error(run, tmp_path: Path) -> None:
+    safe, src = tmp_path / "safe", tmp_path / "src"
+    os.makedirs(src)
+    write(os.fsencode(src / "f"), b"x")
+    run("init", str(safe))
+    run("backup", str(safe), str(src))
+    assert "no nope" in run("ls", str(safe), "latest", "nope", code=1).output
+    r = run("restore", str(safe), "latest", str(tmp_path / "o"), "--path", "nope", code=1)
+    assert "no nope" in r.output
+    assert not (tmp_path / "o").exists()

@@ -100,3 +100,15 @@ def test_chunk_boundaries_are_keyed_per_safe() -> None:
     a = [len(c) for _, c in Chunker(ChunkerSpec(1, b"k" * 32)).chunks(io.BytesIO(data))]
     b = [len(c) for _, c in Chunker(ChunkerSpec(2, b"k" * 32)).chunks(io.BytesIO(data))]
     assert a != b
+
+
+def test_parent_chunks_missing_from_index_are_read_again(repo: Repository, source: bytes,
+                                                         reads) -> None:
+    write(os.path.join(source, b"f"), os.urandom(5000))
+    p1, _ = backup(repo, source, None)
+    for name in list(repo.storage.list("index/")):
+        repo.storage.remove(name)  # as if the index were lost
+    reads.clear()
+    p2, _ = backup(repo, source, p1)
+    assert reads == [os.path.join(source, b"f")]
+    assert p2.tree in repo.index

@@ -146,8 +146,8 @@ class Archiver:
             if stat.S_ISREG(mode):
                 self.stats.files += 1
                 self.stats.bytes_total += st.st_size
-                if same_file(prev, st):  # unchanged: keep the parent's entry as it is
-                    node.entries.append(prev)
+                if same_file(prev, st) and self._all_stored(prev["c"]):
+                    node.entries.append(prev)  # unchanged: keep the parent's entry as it is
                     return
                 e = entry_for(name, full, st)
                 node.entries.append(e)
@@ -170,6 +170,10 @@ class Archiver:
                     node.entries.append(entry_for(name, full, st))
         except OSError as exc:
             self._warn(f"cannot read {os.fsdecode(full)}: {exc.strerror}")
+
+    def _all_stored(self, ids: list[bytes]) -> bool:
+        index = self.repo.index
+        return all(i in index for i in ids)
 
     def _schedule(self, node: _Dir, e: dict, full: bytes, st: os.stat_result) -> None:
         key = (st.st_dev, st.st_ino)
@@ -296,7 +300,8 @@ class Archiver:
             if child is not None:
                 e["st"] = child.tree_id
             entries.append(e)
-        if node.old_tree is not None and entries == node.old_entries:
+        if node.old_tree is not None and entries == node.old_entries \
+                and node.old_tree in self.repo.index:
             node.tree_id = node.old_tree  # same entries: same tree, no need to encode it
         else:
             node.tree_id = self.store_tree(entries)
@@ -326,7 +331,7 @@ def backup(repo: Repository, source: bytes, parent: RecoveryPoint | None,
     flushes (data, then index), and only then writes the recovery point.
     """
     start = time.time()
-    root_st = os.lstat(source)
+    root_st = os.stat(source)
     if not stat.S_ISDIR(root_st.st_mode):
         raise NotADirectoryError(f"{os.fsdecode(source)} is not a directory")
     with repo.lock(True, "backup") as lock:

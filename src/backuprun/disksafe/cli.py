@@ -59,7 +59,8 @@ def _errors() -> Iterator[None]:
         _fail(str(exc))
 
 
-def _open(location: str, password_file: Optional[Path], tuning: str = "BACKUP"):
+def _open(location: str, password_file: Optional[Path], tuning: str = "BACKUP",
+          load_index: bool = True):
     from backuprun.disksafe import memory
     from backuprun.disksafe.repository import Repository
 
@@ -70,7 +71,7 @@ def _open(location: str, password_file: Optional[Path], tuning: str = "BACKUP"):
     except SafeNotFound:
         raise SafeNotFound(f"no disk safe at {location}") from None
     password = _read_password(password_file, PASSWORD_ENV, "Disk safe password", False) if needs else None
-    return Repository.open(storage, password)
+    return Repository.open(storage, password, load_index=load_index)
 
 
 def _mb(n: int) -> str:
@@ -138,7 +139,7 @@ def backup(location: str = typer.Argument(..., help="Folder or s3://bucket/prefi
         return s.bytes_read, f"{s.files} files, {_mb(s.bytes_read)} read"
 
     with _errors():
-        repo = _open(location, password_file)
+        repo = _open(location, password_file, load_index=False)  # read under the lock
         base = repo.find_point(parent) if parent else latest_point_for(repo, src)
         with _progress(quiet, "backup", poll):
             point, stats = run_backup(repo, src, base, on_archiver=holder.append)
@@ -157,7 +158,7 @@ def list_points(location: str = typer.Argument(..., help="Folder or s3://bucket/
                 password_file: Optional[Path] = PasswordFile) -> None:
     """List the recovery points, oldest first."""
     with _errors():
-        repo = _open(location, password_file)
+        repo = _open(location, password_file, load_index=False)
         with repo.lock(False, "list"):
             points = repo.points()
     for p in points:
@@ -228,7 +229,7 @@ def passwd(location: str = typer.Argument(..., help="Folder or s3://bucket/prefi
            new_password_file: Optional[Path] = typer.Option(None, "--new-password-file", help="Read the new password from this file.")) -> None:
     """Change the password: rewraps the key, touches no data."""
     with _errors():
-        repo = _open(location, password_file)
+        repo = _open(location, password_file, load_index=False)
         if not repo.keys.encrypted:
             _fail("this disk safe is not encrypted; it has no password")
         new = _read_password(new_password_file, NEW_PASSWORD_ENV, "New password", True)

@@ -33,3 +33,7 @@ class UnsupportedFormat(DiskSafeError):
 
 class PointNotFound(DiskSafeError):
     """No recovery point matches the id (or id prefix) given."""
+
+
+class PathNotFound(DiskSafeError):
+    """A path asked for is not in the recovery point."""

@@ -6,7 +6,7 @@ import stat
 import time
 from collections.abc import Iterator
 
-from backuprun.disksafe.errors import PointNotFound
+from backuprun.disksafe.errors import PathNotFound
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.tree import find, walk
@@ -34,7 +34,7 @@ def list_entries(repo: Repository, point: RecoveryPoint, path: bytes | None) -> 
         return
     entry = find(repo, point.tree, rel)
     if entry is None:
-        raise PointNotFound(f"no {path.decode(errors='replace')} in recovery point {point.id}")
+        raise PathNotFound(f"no {path.decode(errors='replace')} in recovery point {point.id}")
     yield format_entry(rel, entry)
     if entry["t"] == "d" and entry.get("st"):
         for p, e in walk(repo, entry["st"], rel):

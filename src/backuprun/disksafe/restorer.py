@@ -15,10 +15,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from backuprun.disksafe.errors import DamagedData
+from backuprun.disksafe.errors import DamagedData, PathNotFound
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.repository import Repository
-from backuprun.disksafe.tree import entries_of
+from backuprun.disksafe.tree import entries_of, find
 
 BATCH_FILES = 64
 BATCH_BYTES = 8 * 1024 * 1024
@@ -89,6 +89,7 @@ class Restorer:
         self.point = point
         self.target = target
         self.stats = RestoreStats()
+        self._paths = paths or []
         self._wanted, self._descend = _selector(paths)
         self._full = not paths
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="disksafe-restore")
@@ -101,6 +102,9 @@ class Restorer:
         self._errors: list[BaseException] = []
 
     def run(self) -> RestoreStats:
+        for path in self._paths:
+            if path.strip(b"/") and find(self.repo, self.point.tree, path) is None:
+                raise PathNotFound(f"no {os.fsdecode(path)} in recovery point {self.point.id}")
         os.makedirs(self.target, exist_ok=True)
         try:
             self._walk(self.point.tree, b"")
