@@ -1,0 +1,642 @@
+#!/usr/bin/env python3
+"""Disk safe benchmark: BackupRun against restic and BorgBackup on one generated tree.
+
+    python bench/run.py [--size-mb 1024] [--only backuprun,restic,borg-lz4,borg-zstd3]
+                        [--work DIR] [--shm DIR] [--seed N] [--keep]
+
+Per tool, on the same tree in the same run (see docs/benchmarks.md):
+  full backup, unchanged re-run, re-run after ~5% of the files changed (gen_tree --mutate),
+  full restore of the latest point into tmpfs, size of the repository on disk, and the peak
+  RSS of each step (ru_maxrss from wait4() of that step's own child: per step, and it covers
+  the child's waited-for descendants).
+The tree and the repositories live under --work (one filesystem for everyone); restores go
+to --shm (tmpfs), which is emptied before and after each restore. The tree and repository
+are read once before each timed step (page cache warm) and os.sync() runs after each step
+so one tool's write-back does not land in the next one's time. Each restore is compared
+with the source (types, bytes, symlink targets, permission bits), untimed.
+
+Results: a table on stdout (figures, the best peer of each row, BackupRun / best peer, the
+target of issue 3 and pass/miss) and JSON under bench/out/.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import gen_tree  # noqa: E402
+
+MB = 1_000_000  # figures are decimal MB (as MB/s usually are)
+ALL_TOOLS = ["backuprun", "restic", "borg-lz4", "borg-zstd3"]
+INSTALL_HINT = "apt-get update && apt-get install -y restic borgbackup"
+PASSWORD = "bench-password-not-secret"
+
+
+# --------------------------------------------------------------------------- tools
+
+class Tool:
+    name = ""
+    note = ""
+
+    def __init__(self, work: str):
+        self.repo = os.path.join(work, "repos", self.name)
+        self.home = os.path.join(work, "home", self.name)  # caches/config of the tool
+
+    def env(self) -> dict:
+        e = dict(os.environ)
+        e["HOME"] = self.home
+        e["XDG_CACHE_HOME"] = os.path.join(self.home, ".cache")
+        e["XDG_CONFIG_HOME"] = os.path.join(self.home, ".config")
+        return e
+
+    def clean(self):
+        for d in (self.repo, self.home):
+            if os.path.lexists(d):
+                shutil.rmtree(d)
+        os.makedirs(self.home)
+        os.makedirs(os.path.dirname(self.repo), exist_ok=True)
+
+    def warm_paths(self) -> list[str]:
+        return [self.repo, self.home]
+
+    def version(self) -> str:
+        return ""
+
+    def available(self) -> str | None:
+        """None when usable, else why not."""
+        return None
+
+
+class BackupRun(Tool):
+    name = "backuprun"
+
+    def __init__(self, work, exe):
+        super().__init__(work)
+        self.exe = exe
+
+    def available(self):
+        if not self.exe or not os.access(self.exe, os.X_OK):
+            return "backuprun command not found (pip install -e . into .venv, or --backuprun PATH)"
+        r = subprocess.run([self.exe, "disksafe", "--help"], capture_output=True)
+        if r.returncode != 0:
+            return "`backuprun disksafe` does not run: " + r.stderr.decode(errors="replace")[-300:]
+        return None
+
+    def version(self):
+        try:
+            r = subprocess.run(["git", "-C", REPO_ROOT, "log", "-1", "--format=%h %cI"],
+                               capture_output=True, text=True)
+            return "git " + r.stdout.strip()
+        except OSError:
+            return ""
+
+    def env(self):
+        e = super().env()
+        e["BACKUPRUN_DISKSAFE_PASSWORD"] = PASSWORD
+        return e
+
+    def init(self):
+        return [self.exe, "disksafe", "init", self.repo], None
+
+    def backup(self, src, label):
+        return [self.exe, "disksafe", "backup", "--quiet", self.repo, src], None
+
+    def restore(self, target):
+        return [self.exe, "disksafe", "restore", "--quiet", self.repo, "latest", target], None
+
+    def restored_root(self, target, src):
+        return target
+
+
+class Restic(Tool):
+    name = "restic"
+
+    def __init__(self, work):
+        super().__init__(work)
+        self.compression = None
+
+    def available(self):
+        if not shutil.which("restic"):
+            return f"restic not installed ({INSTALL_HINT})"
+        h = subprocess.run(["restic", "--help"], capture_output=True, text=True).stdout
+        self.compression = "--compression" in h
+        if not self.compression:
+            self.note = "this restic has no compression support (needs >= 0.14): ran uncompressed"
+        return None
+
+    def version(self):
+        return subprocess.run(["restic", "version"], capture_output=True, text=True).stdout.strip()
+
+    def env(self):
+        e = super().env()
+        e["RESTIC_PASSWORD"] = PASSWORD
+        e["RESTIC_CACHE_DIR"] = os.path.join(self.home, "cache")
+        return e
+
+    def _g(self):
+        g = ["restic", "-r", self.repo, "--quiet"]
+        if self.compression:
+            g += ["--compression", "auto"]
+        return g
+
+    def init(self):
+        return self._g() + ["init"], None
+
+    def backup(self, src, label):
+        return self._g() + ["backup", "--tag", label, src], None
+
+    def restore(self, target):
+        return self._g() + ["restore", "latest", "--target", target], None
+
+    def restored_root(self, target, src):
+        return os.path.join(target, os.path.abspath(src).lstrip("/"))
+
+
+class Borg(Tool):
+    def __init__(self, work, compression):
+        self.name = "borg-" + compression.replace(",", "")
+        self.compression = compression
+        super().__init__(work)
+
+    def available(self):
+        if not shutil.which("borg"):
+            return f"borg not installed ({INSTALL_HINT})"
+        return None
+
+    def version(self):
+        return subprocess.run(["borg", "--version"], capture_output=True, text=True).stdout.strip()
+
+    def env(self):
+        e = super().env()
+        e["BORG_PASSPHRASE"] = PASSWORD
+        e["BORG_BASE_DIR"] = self.home
+        e["BORG_RELOCATED_REPO_ACCESS_IS_OK"] = "yes"
+        e["BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"] = "yes"
+        return e
+
+    def init(self):
+        return ["borg", "init", "--encryption", "repokey", self.repo], None
+
+    def backup(self, src, label):
+        # run inside the tree so the archive holds relative paths
+        return ["borg", "create", "--compression", self.compression,
+                f"{self.repo}::{label}", "."], src
+
+    def restore(self, target):
+        r = subprocess.run(["borg", "list", "--last", "1", "--short", self.repo],
+                           env=self.env(), capture_output=True, text=True, check=True)
+        return ["borg", "extract", f"{self.repo}::{r.stdout.strip()}"], target
+
+    def restored_root(self, target, src):
+        return target
+
+
+# --------------------------------------------------------------------------- measuring
+
+def _cpu_busy_jiffies() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
+def run_step(argv, cwd, env, log_path) -> dict:
+    """Run one step as its own child; wall time, CPU, peak RSS (wait4), other load."""
+    busy0, _ = _cpu_busy_jiffies()
+    load0 = os.getloadavg()[0]
+    with open(log_path, "ab") as log:
+        log.write(("\n$ " + " ".join(argv) + (f"   (cwd {cwd})" if cwd else "") + "\n").encode())
+        log.flush()
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=log,
+                             stdin=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting
+    busy1, _ = _cpu_busy_jiffies()
+    hz = os.sysconf("SC_CLK_TCK")
+    cpu = ru.ru_utime + ru.ru_stime
+    return {"seconds": wall, "user": ru.ru_utime, "sys": ru.ru_stime, "cpu": cpu,
+            "max_rss_mb": ru.ru_maxrss * 1024 / MB, "rc": p.returncode,
+            # CPU seconds used on the machine by anything else during the step (noise)
+            "other_cpu": max(0.0, (busy1 - busy0) / hz - cpu), "load1_before": load0}
+
+
+def _read_all(paths: list[str]) -> int:
+    files = []
+    for top in paths:
+        top = os.fsencode(top)
+        if not os.path.isdir(top):
+            continue
+        for dp, _, fns in os.walk(top):
+            for fn in fns:
+                files.append(os.path.join(dp, fn))
+    total = [0]
+
+    def worker(chunk):
+        buf = bytearray(1 << 20)
+        n = 0
+        for p in chunk:
+            try:
+                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            with open(fd, "rb", buffering=0) as f:
+                while True:
+                    k = f.readinto(buf)
+                    if not k:
+                        break
+                    n += k
+        total[0] += n
+
+    ts = [threading.Thread(target=worker, args=(files[i::2],)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return total[0]
+
+
+def warm(paths):
+    """Put the tree / repository in the page cache (and flush pending writes first)."""
+    os.sync()
+    _read_all(paths)
+
+
+def tree_stats(root: str) -> dict:
+    n = b = 0
+    for dp, dns, fns in os.walk(os.fsencode(root)):
+        for fn in fns:
+            st = os.lstat(os.path.join(dp, fn))
+            if stat.S_ISREG(st.st_mode):
+                n += 1
+                b += st.st_size
+    return {"files": n, "bytes": b}
+
+
+def dir_size(root: str) -> dict:
+    apparent = alloc = 0
+    for dp, dns, fns in os.walk(os.fsencode(root)):
+        for fn in fns + dns:
+            st = os.lstat(os.path.join(dp, fn))
+            apparent += st.st_size if not stat.S_ISDIR(st.st_mode) else 0
+            alloc += st.st_blocks * 512
+    return {"apparent_mb": apparent / MB, "disk_mb": alloc / MB}
+
+
+def compare_trees(src: str, dst: str, limit: int = 20) -> dict:
+    """Restored tree == source: same names, types, file bytes, symlink targets, mode bits."""
+    diffs: list[str] = []
+    checked = [0, 0]
+
+    def add(msg):
+        if len(diffs) < limit:
+            diffs.append(msg)
+        checked[1] += 1
+
+    def cmp_files(a, b):
+        with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
+            while True:
+                x = fa.read(1 << 20)
+                y = fb.read(1 << 20)
+                if x != y:
+                    return False
+                if not x:
+                    return True
+
+    def walk(a, b, rel):
+        try:
+            ea = {e.name: e for e in os.scandir(a)}
+            eb = {e.name: e for e in os.scandir(b)}
+        except OSError as ex:
+            add(f"{rel!r}: {ex}")
+            return
+        for name in sorted(set(ea) | set(eb)):
+            r = os.path.join(rel, name) if rel else name
+            if name not in eb:
+                add(f"missing in restore: {r!r}")
+                continue
+            if name not in ea:
+                add(f"extra in restore: {r!r}")
+                continue
+            sa, sb = ea[name].stat(follow_symlinks=False), eb[name].stat(follow_symlinks=False)
+            if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
+                add(f"type differs: {r!r}")
+                continue
+            checked[0] += 1
+            if stat.S_ISLNK(sa.st_mode):
+                if os.readlink(ea[name].path) != os.readlink(eb[name].path):
+                    add(f"symlink target differs: {r!r}")
+                continue
+            if stat.S_IMODE(sa.st_mode) != stat.S_IMODE(sb.st_mode):
+                add(f"mode differs: {r!r} {oct(sa.st_mode)} {oct(sb.st_mode)}")
+            if stat.S_ISDIR(sa.st_mode):
+                walk(ea[name].path, eb[name].path, r)
+            elif stat.S_ISREG(sa.st_mode):
+                if sa.st_size != sb.st_size:
+                    add(f"size differs: {r!r} {sa.st_size} {sb.st_size}")
+                elif not cmp_files(ea[name].path, eb[name].path):
+                    add(f"content differs: {r!r}")
+
+    walk(os.fsencode(src), os.fsencode(dst), b"")
+    return {"ok": checked[1] == 0, "entries": checked[0], "differences": checked[1],
+            "first": [d if isinstance(d, str) else repr(d) for d in diffs]}
+
+
+# --------------------------------------------------------------------------- the run
+
+def fail_step(tool, step, res, log_path):
+    with open(log_path, "rb") as f:
+        tail = f.read()[-1500:].decode(errors="replace")
+    print(f"!! {tool.name} {step} failed (exit {res['rc']}); log {log_path}:\n{tail}",
+          file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size-mb", type=int, default=1024)
+    ap.add_argument("--only", default=",".join(ALL_TOOLS),
+                    help="comma-separated subset of " + ",".join(ALL_TOOLS))
+    ap.add_argument("--work", default="/tmp/backuprun-bench",
+                    help="tree, repositories and tool caches (one filesystem)")
+    ap.add_argument("--shm", default="/dev/shm/backuprun-bench-restore",
+                    help="restore target (tmpfs)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--backuprun", default=os.path.join(REPO_ROOT, ".venv", "bin", "backuprun"))
+    ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("--keep", action="store_true",
+                    help="keep repositories and tree afterwards (the tree is mutated anyway)")
+    a = ap.parse_args(argv)
+
+    names = [n.strip() for n in a.only.split(",") if n.strip()]
+    bad = [n for n in names if n not in ALL_TOOLS]
+    if bad:
+        ap.error(f"unknown tool(s) {bad}; choose from {ALL_TOOLS}")
+    work = os.path.abspath(a.work)
+    os.makedirs(work, exist_ok=True)
+    os.makedirs(a.out, exist_ok=True)
+    make = {"backuprun": lambda: BackupRun(work, a.backuprun), "restic": lambda: Restic(work),
+            "borg-lz4": lambda: Borg(work, "lz4"), "borg-zstd3": lambda: Borg(work, "zstd,3")}
+    tools, skipped = [], {}
+    for n in names:
+        t = make[n]()
+        why = t.available()
+        if why:
+            print(f"-- skipping {n}: {why}", file=sys.stderr)
+            skipped[n] = why
+        else:
+            tools.append(t)
+    if not tools:
+        print("nothing to run", file=sys.stderr)
+        return 2
+    if any(n in skipped for n in ("restic", "borg-lz4", "borg-zstd3")):
+        print(f"-- to install the peers: {INSTALL_HINT}", file=sys.stderr)
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    logdir = os.path.join(work, "logs", stamp)
+    os.makedirs(logdir)
+    tree = os.path.join(work, "tree")
+    shm = os.path.abspath(a.shm)
+
+    def say(msg):
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    # a pristine tree of this size and seed (regenerated when mutated or different)
+    st = gen_tree.read_state(tree)
+    if not (st and not st.get("mutated") and st.get("size_mb") == a.size_mb
+            and st.get("seed") == a.seed and st.get("version") == gen_tree.STATE_VERSION
+            and os.path.isdir(tree)):
+        say(f"generating a {a.size_mb} MB tree (seed {a.seed}) in {tree}")
+        gen_tree.remove_tree(tree)
+        gen_tree.generate(tree, a.size_mb, a.seed)
+        time.sleep(1.5)  # no file's ctime in the same second as a backup's start
+    before = tree_stats(tree)
+    say(f"tree: {before['files']} files, {before['bytes'] / MB:.1f} MB")
+
+    results = {t.name: {"version": t.version(), "note": t.note, "steps": {}} for t in tools}
+
+    def step(t, name, argv_cwd, warm_paths):
+        argv, cwd = argv_cwd
+        if warm_paths:
+            warm(warm_paths)
+        say(f"{t.name}: {name}")
+        res = run_step(argv, cwd, t.env(), os.path.join(logdir, t.name + ".log"))
+        os.sync()
+        results[t.name]["steps"][name] = res
+        if res["rc"] != 0:
+            fail_step(t, name, res, os.path.join(logdir, t.name + ".log"))
+            results[t.name]["failed"] = name
+        return res["rc"] == 0
+
+    live = list(tools)
+    # phase 1: init, full backup, unchanged re-run
+    for t in list(live):
+        t.clean()
+        ok = (step(t, "init", t.init(), None)
+              and step(t, "full", t.backup(tree, "full"), [tree] + t.warm_paths()))
+        if ok:
+            results[t.name]["size_full"] = dir_size(t.repo)
+            ok = step(t, "unchanged", t.backup(tree, "unchanged"), [tree] + t.warm_paths())
+        if not ok:
+            live.remove(t)
+
+    # phase 2: change ~5% of the files, re-run
+    say("changing ~5% of the files")
+    mst = gen_tree.mutate(tree)
+    time.sleep(1.5)
+    after = tree_stats(tree)
+    for t in list(live):
+        if step(t, "changed", t.backup(tree, "changed"), [tree] + t.warm_paths()):
+            results[t.name]["size_after"] = dir_size(t.repo)
+        else:
+            live.remove(t)
+
+    # phase 3: full restore of the latest point into tmpfs, compare (untimed)
+    for t in list(live):
+        if os.path.lexists(shm):
+            shutil.rmtree(shm)
+        os.makedirs(shm)
+        ok = step(t, "restore", t.restore(shm), t.warm_paths())
+        if ok:
+            say(f"{t.name}: comparing the restore with the source")
+            cmp = compare_trees(tree, t.restored_root(shm, tree))
+            results[t.name]["verify"] = cmp
+            if not cmp["ok"]:
+                print(f"!! {t.name}: restore differs from the source in {cmp['differences']} "
+                      f"entries, e.g. {cmp['first'][:5]}", file=sys.stderr)
+        shutil.rmtree(shm)
+        if not a.keep:
+            shutil.rmtree(t.repo, ignore_errors=True)
+            shutil.rmtree(t.home, ignore_errors=True)
+
+    report = {
+        "when": stamp, "host": platform.node(), "cpus": os.cpu_count(),
+        "python": platform.python_version(), "size_mb_arg": a.size_mb, "seed": a.seed,
+        "command": " ".join([os.path.basename(sys.executable), "bench/run.py"] + (argv or sys.argv[1:])),
+        "tree_before": before, "tree_after": after, "mutation": mst.get("changes"),
+        "work": work, "shm": shm, "logs": logdir, "skipped": skipped, "tools": results,
+    }
+    report["table"] = table(report)
+    path = os.path.join(a.out, f"bench-{stamp}.json")
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+    print(format_table(report))
+    print(f"\nJSON: {path}\nlogs: {logdir}")
+    if not a.keep:
+        gen_tree.remove_tree(tree)  # it is mutated; the next run regenerates it
+    failed = [n for n, r in results.items()
+              if r.get("failed") or not r.get("verify", {}).get("ok", False)]
+    return 1 if any(n == "backuprun" for n in failed) else 0
+
+
+# --------------------------------------------------------------------------- the table
+
+PEERS = ("restic", "borg-lz4", "borg-zstd3")
+
+
+def table(rep: dict) -> list[dict]:
+    tb = rep["tree_before"]["bytes"]
+    ta = rep["tree_after"]["bytes"]
+    tools = rep["tools"]
+
+    def val(name, key):
+        r = tools.get(name)
+        if not r:
+            return None
+        s = r["steps"]
+        try:
+            if key == "full_s":
+                return s["full"]["seconds"]
+            if key == "full_mbs":
+                return tb / MB / s["full"]["seconds"]
+            if key == "full_cpu":
+                return s["full"]["cpu"]
+            if key == "unchanged_s":
+                return s["unchanged"]["seconds"]
+            if key == "changed_s":
+                return s["changed"]["seconds"]
+            if key == "restore_s":
+                return s["restore"]["seconds"]
+            if key == "restore_mbs":
+                return ta / MB / s["restore"]["seconds"]
+            if key == "restore_cpu":
+                return s["restore"]["cpu"]
+            if key == "size_full":
+                return r["size_full"]["disk_mb"]
+            if key == "size_after":
+                return r["size_after"]["disk_mb"]
+            if key == "rss_max":
+                return max(v["max_rss_mb"] for k, v in s.items() if k != "init")
+            if key.startswith("rss_"):
+                return s[key[4:]]["max_rss_mb"]
+            if key == "verified":
+                return r["verify"]["ok"]
+        except (KeyError, ValueError, ZeroDivisionError):
+            return None
+        raise KeyError(key)
+
+    # (key, label, unit, better, target kind, target value)
+    rows = [
+        ("full_s", "full backup", "s", "low", None, None),
+        ("full_mbs", "full backup throughput", "MB/s", "high", "ratio>=", 2.0),
+        ("full_cpu", "full backup CPU (user+sys)", "s", "low", None, None),
+        ("unchanged_s", "unchanged re-run", "s", "low", "ratio<=", 0.3),
+        ("changed_s", "re-run after ~5% changed", "s", "low", "ratio<=", 0.4),
+        ("restore_s", "full restore to tmpfs", "s", "low", None, None),
+        ("restore_mbs", "restore throughput", "MB/s", "high", "ratio>=", 2.5),
+        ("restore_cpu", "restore CPU (user+sys)", "s", "low", None, None),
+        ("size_full", "repo size after full", "MB", "low", "ratio<=", 1.0),
+        ("size_after", "repo size after 3 runs", "MB", "low", "ratio<=", 1.0),
+        ("rss_full", "peak RSS full backup", "MB", "low", "abs<=", 120),
+        ("rss_unchanged", "peak RSS unchanged", "MB", "low", "abs<=", 120),
+        ("rss_changed", "peak RSS changed", "MB", "low", "abs<=", 120),
+        ("rss_restore", "peak RSS restore", "MB", "low", "abs<=", 120),
+        ("rss_max", "peak memory (any step)", "MB", "low", "abs<=", 120),
+    ]
+    out = []
+    for key, label, unit, better, kind, tval in rows:
+        row = {"key": key, "label": label, "unit": unit, "values": {}}
+        for n in ALL_TOOLS:
+            row["values"][n] = val(n, key)
+        peers = {n: v for n, v in row["values"].items() if n in PEERS and v is not None}
+        br = row["values"].get("backuprun")
+        if peers:
+            best = (max if better == "high" else min)(peers, key=peers.get)
+            row["best_peer"], row["best_value"] = best, peers[best]
+            if br is not None and peers[best]:
+                row["ratio"] = br / peers[best]
+        if kind:
+            row["target"] = {"ratio>=": f">= {tval}x best", "ratio<=": f"<= {tval}x best",
+                             "abs<=": f"<= {tval} MB"}[kind]
+            if kind == "abs<=" and br is not None:
+                row["pass"] = br <= tval
+            elif "ratio" in row:
+                row["pass"] = row["ratio"] >= tval if kind == "ratio>=" else row["ratio"] <= tval
+        out.append(row)
+    ver = {"key": "verified", "label": "restore == source", "unit": "",
+           "values": {n: val(n, "verified") for n in ALL_TOOLS}}
+    out.append(ver)
+    return out
+
+
+def format_table(rep: dict) -> str:
+    names = [n for n in ALL_TOOLS if n in rep["tools"]]
+    w0 = 30
+    hdr = f"{'':{w0}} {'unit':>5} " + " ".join(f"{n:>11}" for n in names)
+    hdr += f" {'best peer':>11} {'BR/best':>8}  {'target':<14} {'':4}"
+    lines = []
+    tb, ta = rep["tree_before"], rep["tree_after"]
+    lines.append(f"tree: {tb['files']} files, {tb['bytes'] / MB:.1f} MB "
+                 f"(after changes: {ta['files']} files, {ta['bytes'] / MB:.1f} MB); "
+                 f"changes {rep['mutation']}")
+    for n in names:
+        r = rep["tools"][n]
+        extra = f"  NOTE: {r['note']}" if r.get("note") else ""
+        extra += f"  FAILED at {r['failed']}" if r.get("failed") else ""
+        lines.append(f"{n}: {r['version'].splitlines()[0] if r['version'] else ''}{extra}")
+    for n, why in rep["skipped"].items():
+        lines.append(f"{n}: skipped ({why})")
+    lines.append("")
+    lines.append(hdr)
+    lines.append("-" * len(hdr))
+    for row in rep["table"]:
+        def f(v):
+            if v is None:
+                return f"{'-':>11}"
+            if isinstance(v, bool):
+                return f"{'yes' if v else 'NO':>11}"
+            return f"{v:>11.2f}" if abs(v) < 100 else f"{v:>11.0f}"
+        line = f"{row['label']:<{w0}} {row['unit']:>5} " + " ".join(f(row['values'].get(n)) for n in names)
+        if "best_peer" in row:
+            line += f" {row['best_peer']:>11}"
+        else:
+            line += f" {'':>11}"
+        line += f" {row['ratio']:>7.2f}x" if "ratio" in row else f" {'':>8}"
+        if "target" in row:
+            line += f"  {row['target']:<14} " + ({True: "pass", False: "MISS"}.get(row.get("pass"), "-"))
+        lines.append(line)
+    # noise: CPU used by other processes during each tool's timed steps
+    lines.append("")
+    lines.append("noise: CPU-seconds used by other processes during each step "
+                 "(2 cores = 2 CPU-s per second):")
+    for n in names:
+        s = rep["tools"][n]["steps"]
+        lines.append(f"  {n:<11} " + ", ".join(
+            f"{k} {v['other_cpu']:.1f} (load {v['load1_before']:.1f})"
+            for k, v in s.items() if k != "init"))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
