@@ -95,3 +95,23 @@ def test_generated_trees_round_trip(storage_factory, tmp_path_factory, tree) -> 
     # A second, incremental backup of the same tree names the same root tree.
     again, _ = backup(repo, src, point)
     assert again.tree == point.tree
+
+
+def test_large_files_restored_in_parallel_parts(repo: Repository, source: bytes, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from backuprun.disksafe import restorer
+
+    monkeypatch.setattr(restorer, "SPLIT_SIZE", 1 << 20)
+    monkeypatch.setattr(restorer, "SPLIT_PART", 300_000)
+    with open(os.path.join(source, b"big"), "wb") as f:
+        f.write(os.urandom(3_000_000))
+    with open(os.path.join(source, b"holey"), "wb") as f:
+        f.truncate(30 << 20)
+        f.seek(12 << 20)
+        f.write(os.urandom(1_000_000))
+    os.chmod(os.path.join(source, b"big"), 0o4755)
+    point, _ = backup(repo, source, None)
+    target = os.fsencode(tmp_path / "out")
+    restore(repo, point, target)
+    assert describe(target) == describe(source)
+    assert os.stat(os.path.join(target, b"holey")).st_blocks * 512 < 10 << 20

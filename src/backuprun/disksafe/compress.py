@@ -37,8 +37,12 @@ def compress(data: bytes | memoryview) -> tuple[int, bytes | memoryview]:
     return 0, data
 
 
-def decompress(flags: int, payload: bytes, raw_len: int) -> bytes:
+def decompress(flags: int, payload: bytes | memoryview, raw_len: int) -> bytes | memoryview:
     """Undo :func:`compress`."""
     if flags & BF_ZSTD:
-        return _decompressor().decompress(payload, max_output_size=raw_len)
-    return payload
+        out = _decompressor().decompress(payload, max_output_size=raw_len)
+    else:
+        out = payload
+    if len(out) != raw_len:
+        raise ValueError(f"{len(out)} bytes, the index says {raw_len}")
+    return out

@@ -110,6 +110,25 @@ class ObjectCipher:
         out[:n] = data
         out[n:] = self._tag(counter, data, ad)
 
+    def open_into(self, counter: int, sealed: bytes | memoryview, ad: bytes, what: str,
+                  out: bytearray) -> memoryview:
+        """Like :meth:`open`, but the plaintext lands in ``out`` (big enough) or, for an
+        unencrypted safe, is a view of ``sealed``. Valid until ``out`` is reused."""
+        if len(sealed) < TAG_SIZE:
+            raise DamagedData(f"{what}: truncated")
+        n = len(sealed) - TAG_SIZE
+        if self._aead is not None:
+            view = memoryview(out)[:n]
+            try:
+                self._aead.decrypt_into(_nonce(counter), sealed, ad, view)
+            except InvalidTag:
+                raise DamagedData(f"{what}: authentication failed") from None
+            return view
+        view = memoryview(sealed)
+        if not hmac.compare_digest(self._tag(counter, view[:n], ad), view[n:]):
+            raise DamagedData(f"{what}: checksum mismatch")
+        return view[:n]
+
     def open(self, counter: int, sealed: bytes | memoryview, ad: bytes, what: str) -> bytes:
         """Return the plaintext of ``sealed``; raise ``DamagedData`` if it fails to verify."""
         if len(sealed) < TAG_SIZE:

@@ -212,6 +212,25 @@ class Repository:
         except Exception as exc:  # noqa: BLE001
             raise DamagedData(f"blob {blob_id.hex()}: does not decompress: {exc}") from None
 
+    def load_blob_view(self, blob_id: bytes) -> bytes | memoryview:
+        """Like :meth:`load_blob`, without copies where possible: the result may be a view
+        into a per-thread buffer, valid until this thread's next ``load_blob_view``."""
+        pack, entry = self.locate(blob_id)
+        try:
+            sealed = self._read_sealed(pack, entry)
+        except NotFound:
+            raise DamagedData(f"pack {pack.name} is missing") from None
+        buf = getattr(self._local, "buf", None)
+        if buf is None or len(buf) < entry.length:
+            buf = self._local.buf = bytearray(max(entry.length, 4 << 20))
+        plain = self._cipher(pack.salt).open_into(entry.offset, sealed,
+                                                  blob_ad(entry.type, entry.flags, entry.id),
+                                                  f"blob {blob_id.hex()}", buf)
+        try:
+            return decompress(entry.flags, plain, entry.raw_len)
+        except Exception as exc:  # noqa: BLE001
+            raise DamagedData(f"blob {blob_id.hex()}: does not decompress: {exc}") from None
+
     def load_tree(self, tree_id: bytes) -> dict:
         """A decoded tree blob (see ``tree``)."""
         data = self.load_blob(tree_id)

@@ -11,6 +11,7 @@ Damaged files are reported by path and the rest is restored.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,8 +22,11 @@ from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.tree import entries_of, find
 
 BATCH_FILES = 64
+SPLIT_SIZE = 32 * 1024 * 1024  # files this big are written by several workers at once
+SPLIT_PART = 8 * 1024 * 1024
 BATCH_BYTES = 8 * 1024 * 1024
 _IS_ROOT = os.geteuid() == 0
+_OWN_IDS = (os.geteuid(), os.getegid())
 
 
 @dataclass
@@ -32,6 +36,22 @@ class RestoreStats:
     bytes_written: int = 0
     damaged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def _is_zero(data: bytes | memoryview) -> bool:
+    # Zero chunks always compress, so they arrive as bytes; raw ones (views) are not zero.
+    return isinstance(data, bytes) and data.count(0) == len(data)
+
+
+class _SplitFile:
+    """A large file restored by several workers at once, each writing its own range."""
+
+    __slots__ = ("entry", "dst", "mode", "remaining", "written")
+
+    def __init__(self, entry: dict, dst: bytes, mode: int, parts: int) -> None:
+        self.entry, self.dst, self.mode = entry, dst, mode
+        self.remaining = parts
+        self.written = 0
 
 
 def _selector(paths: list[bytes] | None):
@@ -49,11 +69,16 @@ def _selector(paths: list[bytes] | None):
     return wanted, descend
 
 
-def apply_metadata(path: bytes, e: dict, fd: int | None = None) -> None:
-    """Set owner, xattrs, mode and times of ``path`` (or open ``fd``) from entry ``e``."""
+def apply_metadata(path: bytes, e: dict, fd: int | None = None,
+                   created_mode: int | None = None) -> None:
+    """Set owner, xattrs, mode and times of ``path`` (or open ``fd``) from entry ``e``.
+
+    ``created_mode``: the mode the file was just created with (umask 0), so an equal
+    mode needs no chmod."""
     link = e["t"] == "l"
     target = fd if fd is not None else path
-    if _IS_ROOT:
+    owner_changes = _IS_ROOT and (e.get("u", -1), e.get("g", -1)) != _OWN_IDS
+    if owner_changes:
         uid, gid = e.get("u", -1), e.get("g", -1)
         try:
             if fd is not None:
@@ -70,7 +95,7 @@ def apply_metadata(path: bytes, e: dict, fd: int | None = None) -> None:
                 os.setxattr(path, name, value, follow_symlinks=False)
         except OSError:
             pass
-    if not link:
+    if not link and (owner_changes or created_mode != e["m"]):
         if fd is not None:
             os.fchmod(fd, e["m"])
         else:
@@ -90,6 +115,7 @@ class Restorer:
         self.target = target
         self.stats = RestoreStats()
         self._paths = paths or []
+        self._umask_zero = False
         self._wanted, self._descend = _selector(paths)
         self._full = not paths
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="disksafe-restore")
@@ -106,11 +132,15 @@ class Restorer:
             if path.strip(b"/") and find(self.repo, self.point.tree, path) is None:
                 raise PathNotFound(f"no {os.fsdecode(path)} in recovery point {self.point.id}")
         os.makedirs(self.target, exist_ok=True)
+        old_umask = os.umask(0)  # created modes are exact, saving a chmod per file
+        self._umask_zero = True
         try:
             self._walk(self.point.tree, b"")
             self._flush()
         finally:
             self._pool.shutdown(wait=True)
+            os.umask(old_umask)
+            self._umask_zero = False
         if self._errors:
             raise self._errors[0]
         for path, first in self._deferred_links:
@@ -134,7 +164,12 @@ class Restorer:
             dst = os.path.join(self.target, child)
             kind = e["t"]
             if kind == "d":
-                os.makedirs(dst, exist_ok=True)
+                try:
+                    os.mkdir(dst, 0o700)  # its real mode is set last
+                except FileExistsError:
+                    if not stat.S_ISDIR(os.lstat(dst).st_mode):  # never follow a symlink
+                        os.unlink(dst)
+                        os.mkdir(dst, 0o700)
                 self.stats.dirs += 1
                 if e.get("st"):
                     self._walk(e["st"], child)
@@ -161,10 +196,78 @@ class Restorer:
                 self._deferred_links.append((dst, first))
                 return
             self._links[key] = dst
+        if e.get("sz", 0) >= SPLIT_SIZE and len(e.get("c", ())) > 1:
+            self._split(e, dst)
+            return
         self._batch.append((e, dst))
         self._batch_bytes += e.get("sz", 0)
         if len(self._batch) >= BATCH_FILES or self._batch_bytes >= BATCH_BYTES:
             self._flush()
+
+    def _split(self, e: dict, dst: bytes) -> None:
+        """Create the file at its size, then let workers fill ranges of it in parallel."""
+        parts: list[tuple[int, list[bytes]]] = []
+        offset = start = 0
+        ids: list[bytes] = []
+        for cid in e["c"]:
+            found = self.repo.index.lookup(cid)
+            ids.append(cid)
+            offset += found[1].raw_len if found else 0
+            if offset - start >= SPLIT_PART:
+                parts.append((start, ids))
+                start, ids = offset, []
+        if ids:
+            parts.append((start, ids))
+        fd, mode = self._create(e, dst)
+        try:
+            os.ftruncate(fd, e["sz"])
+        finally:
+            os.close(fd)
+        shared = _SplitFile(e, dst, mode, len(parts))
+        for start, ids in parts:
+            self._slots.acquire()
+            self._pool.submit(self._run_part, shared, start, ids)
+
+    def _run_part(self, shared: _SplitFile, offset: int, ids: list[bytes]) -> None:
+        try:
+            written = 0
+            sparse = shared.entry.get("sp", False)
+            fd = os.open(shared.dst, os.O_WRONLY | os.O_NOFOLLOW)
+            try:
+                for cid in ids:
+                    data = self.repo.load_blob_view(cid)
+                    if not (sparse and _is_zero(data)):
+                        os.pwrite(fd, data, offset + written)
+                    written += len(data)
+            except DamagedData as exc:
+                with self._mutex:
+                    self.stats.damaged.append(f"{os.fsdecode(shared.dst)}: {exc}")
+            finally:
+                os.close(fd)
+            with self._mutex:
+                self.stats.bytes_written += written
+                shared.remaining -= 1
+                last = shared.remaining == 0
+            if last:  # metadata (times above all) once every range is written
+                fd = os.open(shared.dst, os.O_WRONLY | os.O_NOFOLLOW)
+                try:
+                    apply_metadata(shared.dst, shared.entry, fd,
+                                   shared.mode if self._umask_zero else None)
+                finally:
+                    os.close(fd)
+        except BaseException as exc:  # noqa: BLE001
+            self._errors.append(exc)
+        finally:
+            self._slots.release()
+
+    def _create(self, e: dict, dst: bytes) -> tuple[int, int]:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        mode = e["m"] & 0o777 | 0o600  # owner can always write while restoring
+        try:
+            return os.open(dst, flags, mode), mode
+        except FileExistsError:  # replace, never write through, what is there
+            os.unlink(dst)
+            return os.open(dst, flags, mode), mode
 
     def _flush(self) -> None:
         if self._batch:
@@ -184,17 +287,12 @@ class Restorer:
     def _write_file(self, e: dict, dst: bytes) -> None:
         sparse = e.get("sp", False)
         written = 0
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        try:
-            fd = os.open(dst, flags, 0o600)
-        except FileExistsError:  # replace, never write through, what is there
-            os.unlink(dst)
-            fd = os.open(dst, flags, 0o600)
+        fd, mode = self._create(e, dst)
         try:
             try:
                 for cid in e.get("c", ()):
-                    data = self.repo.load_blob(cid)
-                    if sparse and data.count(0) == len(data):
+                    data = self.repo.load_blob_view(cid)
+                    if sparse and _is_zero(data):
                         os.lseek(fd, len(data), os.SEEK_CUR)
                     else:
                         os.write(fd, data)
@@ -204,7 +302,7 @@ class Restorer:
                     self.stats.damaged.append(f"{os.fsdecode(dst)}: {exc}")
             if sparse:
                 os.ftruncate(fd, written)
-            apply_metadata(dst, e, fd)
+            apply_metadata(dst, e, fd, mode if self._umask_zero else None)
         finally:
             os.close(fd)
         with self._mutex:
