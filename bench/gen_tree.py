@@ -483,6 +483,7 @@ def mutate(dest: str) -> dict:
         changes["added"] += 1
         changes["bytes_added"] += len(data)
     data = _log(r, min(4 * MiB, max(64 << 10, state["size_mb"] * MiB // 256)), t)
+    os.makedirs(os.path.join(root, b"var/log"), exist_ok=True)
     p = os.path.join(root, b"var/log/new-service.log")
     with open(p, "wb") as f:
         f.write(data)
