@@ -11,6 +11,7 @@ memory stays bounded by the queue and the current path, never by the tree's size
 
 from __future__ import annotations
 
+import operator
 import os
 import socket
 import stat
@@ -42,6 +43,9 @@ def _open_noatime(path: bytes, flags: int) -> int:
         return os.open(path, flags | os.O_NOFOLLOW | os.O_NOATIME)
     except PermissionError:  # O_NOATIME needs ownership or CAP_FOWNER
         return os.open(path, flags | os.O_NOFOLLOW)
+
+
+_by_name = operator.attrgetter("name")
 
 
 def _same_inode_times(prev: dict, st: os.stat_result) -> bool:
@@ -126,19 +130,38 @@ class Archiver:
         node.old_entries = list(old.values())
         try:
             with os.scandir(path) as it:
-                found = sorted(it, key=lambda d: d.name)
+                found = sorted(it, key=_by_name)
         except OSError as exc:
             self._warn(f"cannot read directory {os.fsdecode(path)}: {exc.strerror}")
             found = []
+        prefix = path if path.endswith(b"/") else path + b"/"
+        blobs = self.repo.index.ids()
+        stats = self.stats
+        entries = node.entries
         for de in found:
-            self._visit(node, de, path, old)
+            # Fast path: an unchanged regular file keeps its parent's entry, unread.
+            prev = old.get(de.name)
+            if prev is not None and prev["t"] == "f":
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError:
+                    st = None
+                if (st is not None and stat.S_ISREG(st.st_mode) and prev.get("sz") == st.st_size
+                        and prev.get("mt") == st.st_mtime_ns and prev.get("ct") == st.st_ctime_ns
+                        and prev.get("i") == st.st_ino and "c" in prev
+                        and all(map(blobs.__contains__, prev["c"]))):
+                    stats.files += 1
+                    stats.bytes_total += st.st_size
+                    entries.append(prev)
+                    continue
+            self._visit(node, de, prefix, old)
         self._pending.append(node)
         self._drain()
         return node
 
-    def _visit(self, node: _Dir, de: os.DirEntry, path: bytes, old: dict) -> None:
+    def _visit(self, node: _Dir, de: os.DirEntry, prefix: bytes, old: dict) -> None:
         name = de.name
-        full = os.path.join(path, name)
+        full = prefix + name
         try:
             st = de.stat(follow_symlinks=False)
             prev = old.get(name)

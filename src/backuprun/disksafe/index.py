@@ -54,6 +54,10 @@ class Index:
     def __contains__(self, blob_id: bytes) -> bool:
         return blob_id in self._blobs
 
+    def ids(self) -> dict[bytes, int]:
+        """The id -> location mapping itself, for fast membership tests (do not modify)."""
+        return self._blobs
+
     def __len__(self) -> int:
         return len(self._blobs)
 
@@ -67,6 +71,20 @@ class Index:
         for e in entries:
             if e.id not in blobs:
                 blobs[e.id] = _pack(no, e)
+
+    def add_rows(self, info: PackInfo, rows: list[list]) -> None:
+        """Like :meth:`add_pack` from raw index rows ``[type, flags, id, offset, len, raw]``
+        (the fast path for loading index objects)."""
+        no = self._pack_no.get(info.name)
+        if no is None:
+            no = self._pack_no[info.name] = len(self._packs)
+            self._packs.append(info)
+        blobs = self._blobs
+        base = no << 120
+        for t, f, blob_id, off, length, raw in rows:
+            if blob_id not in blobs:
+                blobs[blob_id] = (base | t << 112 | f << 104 | (off & _M40) << 64
+                                  | (length & _M32) << 32 | (raw & _M32))
 
     def lookup(self, blob_id: bytes) -> tuple[PackInfo, BlobEntry] | None:
         v = self._blobs.get(blob_id)
@@ -95,6 +113,12 @@ def index_body(packs: Iterable[tuple[PackInfo, list[BlobEntry]]],
         {"name": p.name, "size": p.size, "salt": p.salt,
          "blobs": [[e.type, e.flags, e.id, e.offset, e.length, e.raw_len] for e in entries]}
         for p, entries in packs]}
+
+
+def load_index_body(index: Index, body: dict) -> None:
+    """Add every pack of an index object's body to ``index``."""
+    for p in body["packs"]:
+        index.add_rows(PackInfo(p["name"], p["size"], p["salt"]), p["blobs"])
 
 
 def parse_index_body(body: dict) -> Iterator[tuple[PackInfo, list[BlobEntry]]]:

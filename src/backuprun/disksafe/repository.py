@@ -29,7 +29,7 @@ from backuprun.disksafe.crypto import MasterKeys, ObjectCipher
 from backuprun.disksafe.errors import DamagedData, PointNotFound, SafeExists, SafeNotFound
 from backuprun.disksafe.format import (BLOB_TREE, CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX,
                                        POINTS_PREFIX, T_CONFIG, T_INDEX, T_POINT)
-from backuprun.disksafe.index import Index, PackInfo, parse_index_body
+from backuprun.disksafe.index import Index, PackInfo, load_index_body
 from backuprun.disksafe.lock import Lock
 from backuprun.disksafe.objects import open_object, seal_object
 from backuprun.disksafe.pack import BlobEntry, blob_ad
@@ -131,8 +131,7 @@ class Repository:
         """Read every index object into :attr:`index` (a fresh one)."""
         index = Index()
         for name in self.index_names():
-            for info, entries in parse_index_body(self.load_index_object(name)):
-                index.add_pack(info, entries)
+            load_index_body(index, self.load_index_object(name))
             index.index_names.add(name)
         self.index = index
 
@@ -144,8 +143,7 @@ class Repository:
             self.load_index()
             return
         for name in sorted(names - self.index.index_names):
-            for info, entries in parse_index_body(self.load_index_object(name)):
-                self.index.add_pack(info, entries)
+            load_index_body(self.index, self.load_index_object(name))
             self.index.index_names.add(name)
 
     # -- blobs ------------------------------------------------------------------------
