@@ -260,26 +260,14 @@ class Archiver:
         return c
 
     def _read_file(self, e: dict, path: bytes) -> None:
-        chunker = self._chunker()
-        writer = self.writer
-        ids = []
-        total = 0
         local = self._local
         if not hasattr(local, "out"):
             local.out, local.out_bytes = [], 0
         try:
-            with open(path, "rb", buffering=0,
-                      opener=_open_noatime) as f:
-                for cid, data in chunker.chunks(f, e["sz"]):
-                    ids.append(cid)
-                    total += len(data)
-                    if writer.claim(cid):
-                        local.out.append((BLOB_DATA, cid, None,
-                                          data if isinstance(data, bytes) else bytes(data),
-                                          len(data)))
-                        local.out_bytes += len(data)
-                        if local.out_bytes >= OUT_BATCH:
-                            self._flush_out()
+            if e["sz"] < self.spec.min_size:
+                ids, total = self._read_small(path, e["sz"])
+            else:
+                ids, total = self._read_chunked(path, e["sz"])
         except OSError as exc:
             e["_err"] = True
             self._warn(f"cannot read {os.fsdecode(path)}: {exc.strerror}")
@@ -289,6 +277,51 @@ class Archiver:
         with self._mutex:
             self.stats.bytes_read += total
             self.stats.files_read += 1
+
+    def _read_small(self, path: bytes, size: int) -> tuple[list[bytes], int]:
+        """A file expected to be one chunk: one open, one read (the common case)."""
+        fd = _open_noatime(path, os.O_RDONLY)
+        try:
+            data = os.read(fd, size + 1)
+            if len(data) > size:  # it grew since the stat: read it all
+                rest = [data]
+                while piece := os.read(fd, 1 << 20):
+                    rest.append(piece)
+                data = b"".join(rest)
+        finally:
+            os.close(fd)
+        if len(data) >= self.spec.min_size:
+            import io
+
+            return self._chunk_stream(io.BytesIO(data), len(data))
+        if not data:
+            return [], 0
+        cid = self._chunker().chunk_id(data)
+        self._store(cid, data)
+        return [cid], len(data)
+
+    def _read_chunked(self, path: bytes, size: int) -> tuple[list[bytes], int]:
+        with open(path, "rb", buffering=0, opener=_open_noatime) as f:
+            return self._chunk_stream(f, size)
+
+    def _chunk_stream(self, f, size: int) -> tuple[list[bytes], int]:
+        ids = []
+        total = 0
+        for cid, data in self._chunker().chunks(f, size):
+            ids.append(cid)
+            total += len(data)
+            self._store(cid, data)
+        return ids, total
+
+    def _store(self, cid: bytes, data: bytes | memoryview) -> None:
+        """Hand a chunk to the writer if the safe lacks it (copied out of the buffer)."""
+        if self.writer.claim(cid):
+            local = self._local
+            local.out.append((BLOB_DATA, cid, None,
+                              data if isinstance(data, bytes) else bytes(data), len(data)))
+            local.out_bytes += len(data)
+            if local.out_bytes >= OUT_BATCH:
+                self._flush_out()
 
     def _warn(self, message: str) -> None:
         with self._mutex:

@@ -17,7 +17,7 @@ import queue
 import threading
 from typing import TYPE_CHECKING
 
-from backuprun.disksafe.compress import compress
+from backuprun.disksafe.compress import compress_many
 from backuprun.disksafe.index import PackInfo, index_body, new_index_name
 from backuprun.disksafe.objects import seal_object
 from backuprun.disksafe.format import BLOB_DATA, T_INDEX
@@ -126,10 +126,12 @@ class BlobWriter:
             n, items = got
             try:
                 if self._error is None:
+                    raw = [item[3] for item in items if item[2] is None]
+                    done = iter(compress_many(raw))
                     ready = []
                     for blob_type, blob_id, flags, payload, raw_len in items:
                         if flags is None:
-                            flags, payload = compress(payload)
+                            flags, payload = next(done)
                         ready.append((blob_type, blob_id, flags, payload, raw_len))
                     with self._lock:
                         for item in ready:
