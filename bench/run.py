@@ -211,24 +211,38 @@ def _cpu_busy_jiffies() -> tuple[int, int]:
     return sum(v) - idle, sum(v)
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_step(argv, cwd, env, log_path) -> dict:
-    """Run one step as its own child; wall time, CPU, peak RSS (wait4), other load."""
+    """Run one step as its own child; wall time, CPU, peak RSS, other load.
+
+    Peak RSS comes from GNU time's %M (wait4 of a child that /usr/bin/time forked: a small
+    parent). wait4 on our own child would not do: Linux carries the RSS high-water mark of
+    the process that forked (vforked) across exec, so it would report at least this
+    harness's own size.
+    """
     busy0, _ = _cpu_busy_jiffies()
     load0 = os.getloadavg()[0]
+    rss_file = log_path + ".rss"
+    wrapped = [GNU_TIME, "-f", "%M", "-o", rss_file] + list(argv)
     with open(log_path, "ab") as log:
         log.write(("\n$ " + " ".join(argv) + (f"   (cwd {cwd})" if cwd else "") + "\n").encode())
         log.flush()
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=log,
+        p = subprocess.Popen(wrapped, cwd=cwd, env=env, stdout=log, stderr=log,
                              stdin=subprocess.DEVNULL)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting
     busy1, _ = _cpu_busy_jiffies()
+    with open(rss_file) as f:
+        rss_kb = int(f.read().split()[-1])
+    os.unlink(rss_file)
     hz = os.sysconf("SC_CLK_TCK")
     cpu = ru.ru_utime + ru.ru_stime
     return {"seconds": wall, "user": ru.ru_utime, "sys": ru.ru_stime, "cpu": cpu,
-            "max_rss_mb": ru.ru_maxrss * 1024 / MB, "rc": p.returncode,
+            "max_rss_mb": rss_kb * 1024 / MB, "rc": p.returncode,
             # CPU seconds used on the machine by anything else during the step (noise)
             "other_cpu": max(0.0, (busy1 - busy0) / hz - cpu), "load1_before": load0}
 
@@ -375,8 +389,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--backuprun", default=os.path.join(REPO_ROOT, ".venv", "bin", "backuprun"))
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat everything N times (fresh tree and repositories each time, "
+                         "tool order rotated); times are medians, memory the maximum")
     ap.add_argument("--keep", action="store_true",
-                    help="keep repositories and tree afterwards (the tree is mutated anyway)")
+                    help="keep the last round's repositories and (mutated) tree")
     a = ap.parse_args(argv)
 
     names = [n.strip() for n in a.only.split(",") if n.strip()]
@@ -400,6 +417,10 @@ def main(argv=None) -> int:
     if not tools:
         print("nothing to run", file=sys.stderr)
         return 2
+    if not os.access(GNU_TIME, os.X_OK):
+        print(f"{GNU_TIME} (GNU time) is needed for peak memory: apt-get install -y time",
+              file=sys.stderr)
+        return 2
     if any(n in skipped for n in ("restic", "borg-lz4", "borg-zstd3")):
         print(f"-- to install the peers: {INSTALL_HINT}", file=sys.stderr)
 
@@ -412,77 +433,97 @@ def main(argv=None) -> int:
     def say(msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    # a pristine tree of this size and seed (regenerated when mutated or different)
-    st = gen_tree.read_state(tree)
-    if not (st and not st.get("mutated") and st.get("size_mb") == a.size_mb
-            and st.get("seed") == a.seed and st.get("version") == gen_tree.STATE_VERSION
-            and os.path.isdir(tree)):
-        say(f"generating a {a.size_mb} MB tree (seed {a.seed}) in {tree}")
-        gen_tree.remove_tree(tree)
-        gen_tree.generate(tree, a.size_mb, a.seed)
-        time.sleep(1.5)  # no file's ctime in the same second as a backup's start
-    before = tree_stats(tree)
-    say(f"tree: {before['files']} files, {before['bytes'] / MB:.1f} MB")
+    def fresh_tree():
+        """A pristine tree of this size and seed (regenerated when mutated or different)."""
+        st = gen_tree.read_state(tree)
+        if not (st and not st.get("mutated") and st.get("size_mb") == a.size_mb
+                and st.get("seed") == a.seed and st.get("version") == gen_tree.STATE_VERSION
+                and os.path.isdir(tree)):
+            say(f"generating a {a.size_mb} MB tree (seed {a.seed}) in {tree}")
+            gen_tree.remove_tree(tree)
+            gen_tree.generate(tree, a.size_mb, a.seed)
+            time.sleep(1.5)  # no file's ctime in the same second as a backup's start
 
-    results = {t.name: {"version": t.version(), "note": t.note, "steps": {}} for t in tools}
+    def one_round(rnd: int, order: list[Tool]) -> tuple[dict, dict]:
+        res = {t.name: {"steps": {}} for t in order}
 
-    def step(t, name, argv_cwd, warm_paths):
-        argv, cwd = argv_cwd
-        if warm_paths:
-            warm(warm_paths)
-        say(f"{t.name}: {name}")
-        res = run_step(argv, cwd, t.env(), os.path.join(logdir, t.name + ".log"))
-        os.sync()
-        results[t.name]["steps"][name] = res
-        if res["rc"] != 0:
-            fail_step(t, name, res, os.path.join(logdir, t.name + ".log"))
-            results[t.name]["failed"] = name
-        return res["rc"] == 0
+        def step(t, name, argv_cwd, warm_paths):
+            argv, cwd = argv_cwd
+            if warm_paths:
+                warm(warm_paths)
+            say(f"round {rnd + 1}: {t.name}: {name}")
+            log = os.path.join(logdir, t.name + ".log")
+            r = run_step(argv, cwd, t.env(), log)
+            os.sync()
+            res[t.name]["steps"][name] = r
+            if r["rc"] != 0:
+                fail_step(t, name, r, log)
+                res[t.name]["failed"] = name
+            return r["rc"] == 0
 
-    live = list(tools)
-    # phase 1: init, full backup, unchanged re-run
-    for t in list(live):
-        t.clean()
-        ok = (step(t, "init", t.init(), None)
-              and step(t, "full", t.backup(tree, "full"), [tree] + t.warm_paths()))
-        if ok:
-            results[t.name]["size_full"] = dir_size(t.repo)
-            ok = step(t, "unchanged", t.backup(tree, "unchanged"), [tree] + t.warm_paths())
-        if not ok:
-            live.remove(t)
+        live = list(order)
+        # phase 1: init, full backup, unchanged re-run
+        for t in list(live):
+            t.clean()
+            ok = (step(t, "init", t.init(), None)
+                  and step(t, "full", t.backup(tree, "full"), [tree] + t.warm_paths()))
+            if ok:
+                res[t.name]["size_full"] = dir_size(t.repo)
+                ok = step(t, "unchanged", t.backup(tree, "unchanged"), [tree] + t.warm_paths())
+            if not ok:
+                live.remove(t)
 
-    # phase 2: change ~5% of the files, re-run
-    say("changing ~5% of the files")
-    mst = gen_tree.mutate(tree)
-    time.sleep(1.5)
-    after = tree_stats(tree)
-    for t in list(live):
-        if step(t, "changed", t.backup(tree, "changed"), [tree] + t.warm_paths()):
-            results[t.name]["size_after"] = dir_size(t.repo)
-        else:
-            live.remove(t)
+        # phase 2: change ~5% of the files, re-run
+        say("changing ~5% of the files")
+        mst = gen_tree.mutate(tree)
+        time.sleep(1.5)
+        tstats = {"after": tree_stats(tree), "mutation": mst.get("changes")}
+        for t in list(live):
+            if step(t, "changed", t.backup(tree, "changed"), [tree] + t.warm_paths()):
+                res[t.name]["size_after"] = dir_size(t.repo)
+            else:
+                live.remove(t)
 
-    # phase 3: full restore of the latest point into tmpfs, compare (untimed)
-    for t in list(live):
-        if os.path.lexists(shm):
+        # phase 3: full restore of the latest point into tmpfs, compare (untimed)
+        for t in list(live):
+            if os.path.lexists(shm):
+                shutil.rmtree(shm)
+            os.makedirs(shm)
+            ok = step(t, "restore", t.restore(shm), t.warm_paths())
+            if ok:
+                say(f"{t.name}: comparing the restore with the source")
+                cmp = compare_trees(tree, t.restored_root(shm, tree))
+                res[t.name]["verify"] = cmp
+                if not cmp["ok"]:
+                    print(f"!! {t.name}: restore differs from the source in "
+                          f"{cmp['differences']} entries, e.g. {cmp['first'][:5]}",
+                          file=sys.stderr)
             shutil.rmtree(shm)
-        os.makedirs(shm)
-        ok = step(t, "restore", t.restore(shm), t.warm_paths())
-        if ok:
-            say(f"{t.name}: comparing the restore with the source")
-            cmp = compare_trees(tree, t.restored_root(shm, tree))
-            results[t.name]["verify"] = cmp
-            if not cmp["ok"]:
-                print(f"!! {t.name}: restore differs from the source in {cmp['differences']} "
-                      f"entries, e.g. {cmp['first'][:5]}", file=sys.stderr)
-        shutil.rmtree(shm)
-        if not a.keep:
-            shutil.rmtree(t.repo, ignore_errors=True)
-            shutil.rmtree(t.home, ignore_errors=True)
+            if not (a.keep and rnd == a.rounds - 1):
+                shutil.rmtree(t.repo, ignore_errors=True)
+                shutil.rmtree(t.home, ignore_errors=True)
+        return res, tstats
+
+    rounds = []
+    for rnd in range(a.rounds):
+        fresh_tree()
+        if rnd == 0:
+            before = tree_stats(tree)
+            say(f"tree: {before['files']} files, {before['bytes'] / MB:.1f} MB")
+        k = rnd % len(tools)  # rotate the order so no tool always runs first
+        res, tstats = one_round(rnd, tools[k:] + tools[:k])
+        rounds.append(res)
+        if not (a.keep and rnd == a.rounds - 1):
+            gen_tree.remove_tree(tree)  # it is mutated; the next run regenerates it
+    after, mst = tstats["after"], {"changes": tstats["mutation"]}
+    results = {t.name: aggregate([r[t.name] for r in rounds]) for t in tools}
+    for t in tools:
+        results[t.name].update({"version": t.version(), "note": t.note})
 
     report = {
         "when": stamp, "host": platform.node(), "cpus": os.cpu_count(),
         "python": platform.python_version(), "size_mb_arg": a.size_mb, "seed": a.seed,
+        "rounds": a.rounds,
         "command": " ".join([os.path.basename(sys.executable), "bench/run.py"] + (argv or sys.argv[1:])),
         "tree_before": before, "tree_after": after, "mutation": mst.get("changes"),
         "work": work, "shm": shm, "logs": logdir, "skipped": skipped, "tools": results,
@@ -493,11 +534,39 @@ def main(argv=None) -> int:
         json.dump(report, f, indent=1)
     print(format_table(report))
     print(f"\nJSON: {path}\nlogs: {logdir}")
-    if not a.keep:
-        gen_tree.remove_tree(tree)  # it is mutated; the next run regenerates it
     failed = [n for n, r in results.items()
               if r.get("failed") or not r.get("verify", {}).get("ok", False)]
     return 1 if any(n == "backuprun" for n in failed) else 0
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """Rounds of one tool -> one result: median times, maximum memory, all must verify."""
+    def med(xs):
+        xs = sorted(xs)
+        n = len(xs)
+        return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+    out: dict = {"rounds": runs, "steps": {}}
+    names = [n for n in ("init", "full", "unchanged", "changed", "restore")
+             if all(n in r["steps"] for r in runs)]
+    for n in names:
+        rs = [r["steps"][n] for r in runs]
+        agg = {k: med([x[k] for x in rs]) for k in rs[0] if k not in ("rc", "max_rss_mb")}
+        agg["max_rss_mb"] = max(x["max_rss_mb"] for x in rs)
+        agg["rc"] = max((x["rc"] for x in rs), key=abs)
+        agg["seconds_all"] = [x["seconds"] for x in rs]
+        out["steps"][n] = agg
+    for key in ("size_full", "size_after"):
+        if all(key in r for r in runs):
+            out[key] = {k: med([r[key][k] for r in runs]) for k in runs[0][key]}
+    failed = [r["failed"] for r in runs if r.get("failed")]
+    if failed:
+        out["failed"] = failed[0]
+    vs = [r.get("verify") for r in runs]
+    if all(vs):
+        bad = [v for v in vs if not v["ok"]]
+        out["verify"] = bad[0] if bad else vs[0]
+    return out
 
 
 # --------------------------------------------------------------------------- the table
@@ -629,11 +698,14 @@ def format_table(rep: dict) -> str:
     # noise: CPU used by other processes during each tool's timed steps
     lines.append("")
     lines.append("noise: CPU-seconds used by other processes during each step "
-                 "(2 cores = 2 CPU-s per second):")
+                 "(2 cores = 2 CPU-s per second; medians over rounds"
+                 + (", [each round's seconds]" if rep.get("rounds", 1) > 1 else "") + "):")
     for n in names:
         s = rep["tools"][n]["steps"]
         lines.append(f"  {n:<11} " + ", ".join(
             f"{k} {v['other_cpu']:.1f} (load {v['load1_before']:.1f})"
+            + (" [s: " + "/".join(f"{x:.2f}" for x in v["seconds_all"]) + "]"
+               if len(v.get("seconds_all", [])) > 1 else "")
             for k, v in s.items() if k != "init"))
     return "\n".join(lines)
 
