@@ -1,8 +1,8 @@
-"""The blob writer: one thread appends sealed blobs to packs, another stores closed packs.
+"""The blob writer: packer threads compress and seal blobs into packs, a saver stores them.
 
 Write order (what makes a killed backup harmless):
 1. a pack is stored whole (``Storage.save`` is atomic) by the saver thread;
-2. after every ``index_every`` packs, and at :meth:`BlobWriter.flush`, the storage is
+2. after every ``index_every`` packs (or ``INDEX_BLOBS`` blobs), and at ``flush``, the storage is
    synced and an index object naming only stored packs is written, then synced again;
 3. only then may the caller write a recovery point that refers to the blobs.
 
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 PACK_SIZE = 8 * 1024 * 1024
 QUEUE_BYTES = 6 * 1024 * 1024
-INDEX_EVERY = 32
+INDEX_EVERY = 32  # packs per index object ...
+INDEX_BLOBS = 20_000  # ... or blobs, whichever comes first (bounds memory for tiny files)
 _STOP = object()
 
 
@@ -73,6 +74,7 @@ class BlobWriter:
         self._buffers: list[bytearray] = []
         self._pending: dict[bytes, object] = {}
         self._unindexed: list[tuple[PackInfo, list[BlobEntry]]] = []
+        self._unindexed_blobs = 0
         self._error: BaseException | None = None
         self.bytes_added = 0  # stored bytes of new packs
         self.blobs_added = 0
@@ -176,7 +178,9 @@ class BlobWriter:
                     self.bytes_added += info.size
                     self.blobs_added += len(builder.entries)
                     self._unindexed.append((info, builder.entries))
-                    if len(self._unindexed) >= self.index_every:
+                    self._unindexed_blobs += len(builder.entries)
+                    if (len(self._unindexed) >= self.index_every
+                            or self._unindexed_blobs >= INDEX_BLOBS):
                         self._write_index()
             except BaseException as exc:  # noqa: BLE001
                 self._error = exc
@@ -194,11 +198,15 @@ class BlobWriter:
         name = new_index_name()
         storage.save(name, seal_object(self.repo.keys, T_INDEX, name, index_body(self._unindexed)))
         storage.sync()
+        pending = self._pending
         for info, entries in self._unindexed:
             self.repo.index.add_pack(info, entries)
+            for e in entries:  # indexed now: the claim is no longer needed
+                pending.pop(e.id, None)
         self.repo.index.index_names.add(name)
         self.index_names.append(name)
         self._unindexed = []
+        self._unindexed_blobs = 0
 
     # -- finishing ---------------------------------------------------------------------
     def _stop_threads(self) -> None:
