@@ -4,11 +4,17 @@ Layers (imports flow downward only; storage never sees a key or plaintext)::
 
     cli            backuprun disksafe init|backup|list|ls|restore|passwd
     archiver       file tree -> chunks + tree blobs -> recovery point (incremental)
-    restorer       recovery point -> file tree
+    metadata       stat/xattr/owner names -> tree entries (backup side)
+    restorer       recovery point -> file tree (metadata, hard links, sparse files)
+    listing        ls lines, streamed
     tree           tree blobs: one per directory, entries with metadata and chunk ids
+    recoverypoint  the recovery point record
     chunker        reading + FastCDC + keyed BLAKE3 ids, apart from storing (pull model)
     repository     an opened safe: config, index, blob reads, recovery points, locks
-    packer         BlobWriter: writer thread fills packs, saver thread stores them, index
+    packer         BlobWriter: packer threads compress+seal into packs, a saver stores them
+    compress       zstd-3, skipped when it saves under 1/32
+    memory         glibc malloc tuning for the data path
+    errors         the errors the CLI turns into messages and exit codes
     pack / index   pack layout (frames, trailer) / in-memory index + index objects
     objects        sealed standalone objects (config, index, points)
     keys / crypto  key objects (Argon2id-wrapped bundle) / subkeys, AEAD or MAC sealing
@@ -28,14 +34,20 @@ API for tools built on the repository layer (verify, forget, prune, gc, index re
   re-reads it; ``repo.index_names()``, ``repo.load_index_object(name)`` and
   ``index.parse_index_body`` read index objects one by one.
 - ``pack.read_trailer(storage, name, keys) -> (salt, size, entries)`` and
-  ``pack.scan_frames(data)`` rebuild an index from packs; ``index.index_body(...)`` plus
+  ``pack.scan_frames(data)`` rebuild an index from packs (every data and tree blob of a
+  pack is in its trailer; a rebuilt index object is ``index.index_body(...)``) plus
   ``objects.seal_object(keys, T_INDEX, name, body)`` write one (``index.new_index_name``).
-- ``repo.load_blob(id)`` (verified plaintext), ``repo.load_tree(id)``;
+- ``repo.load_blob(id)`` (verified plaintext), ``repo.load_blob_view(id)`` (same, possibly
+  a view into a per-thread buffer), ``repo.load_tree(id)``, ``repo.locate(id)``;
   ``pack.open_blob(keys, salt, entry, sealed)`` checks one blob's sealed bytes.
 - ``repo.points()``, ``repo.find_point(ref)``, ``repo.point_names()``,
   ``repo.load_point(name)``, ``repo.save_point(point)``; a point's ``tree`` is the root tree
   id; ``tree.walk(repo, tree_id)`` yields ``(path, entry)`` for every entry beneath it.
-- ``repo.writer()`` -> ``BlobWriter`` (``claim``, ``add``, ``lacks``, ``flush``).
+- ``repo.writer()`` -> ``BlobWriter``: ``claim(id)`` (True: you must store it), ``add``
+  (plaintext; compressed and sealed by its threads), ``add_compressed`` (already zstd'd,
+  e.g. by an agent), ``add_many``, ``lacks``, ``flush`` (data, sync, index, sync), ``abort``.
+- ``repo.refresh_index()`` reads index objects written since the index was loaded (reloads
+  all if some disappeared); ``repo.index.ids()`` is the raw id -> location dict.
 - ``repo.lacking(ids)`` answers which chunk ids the safe lacks; ``repo.chunker_spec()`` is
   what an agent needs to chunk and name data like the safe (``chunker.Chunker``).
 
