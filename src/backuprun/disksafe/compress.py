@@ -9,6 +9,7 @@ import zstandard
 from backuprun.disksafe.format import BF_ZSTD
 
 LEVEL = 3
+MANY_LIMIT = 256 * 1024
 _local = threading.local()
 
 
@@ -38,12 +39,19 @@ def compress(data: bytes | memoryview) -> tuple[int, bytes | memoryview]:
 
 
 def compress_many(items: list[bytes]) -> list[tuple[int, bytes]]:
-    """:func:`compress` for many blobs in one native call (one GIL release for all)."""
-    if len(items) < 2:
+    """:func:`compress` for many blobs: small ones in one native call (one GIL release for
+    all of them), big ones one by one (no batch-sized extra buffers)."""
+    small = [d for d in items if len(d) < MANY_LIMIT]
+    if len(small) < 2:
         return [compress(d) for d in items]
-    out = _compressor().multi_compress_to_buffer(items, threads=0)
+    out = _compressor().multi_compress_to_buffer(small, threads=0)
+    done = iter(range(len(small)))
     result = []
-    for i, data in enumerate(items):
+    for data in items:
+        if len(data) >= MANY_LIMIT:
+            result.append(compress(data))
+            continue
+        i = next(done)
         size = len(data)
         packed = out[i].tobytes()
         if size >= 64 and len(packed) <= size - (size >> 5):

@@ -19,7 +19,7 @@ _done = False
 
 # Backup keeps peak memory low (big buffers are pooled already); restore's short-lived
 # 1-4 MiB chunks and read windows are better kept in the heap than mapped each time.
-BACKUP = {"mmap_threshold": 2 << 20, "trim_threshold": 4 << 20, "arenas": 2}
+BACKUP = {"mmap_threshold": 1 << 20, "trim_threshold": 2 << 20, "arenas": 1}
 RESTORE = {"mmap_threshold": 16 << 20, "trim_threshold": 64 << 20, "arenas": 2}
 
 
