@@ -97,7 +97,10 @@ class BackupRun(Tool):
         try:
             r = subprocess.run(["git", "-C", REPO_ROOT, "log", "-1", "--format=%h %cI"],
                                capture_output=True, text=True)
-            return "git " + r.stdout.strip()
+            d = subprocess.run(["git", "-C", REPO_ROOT, "status", "--porcelain", "--",
+                                "src/backuprun/disksafe"], capture_output=True, text=True)
+            return "git " + r.stdout.strip() + (" + uncommitted disksafe changes"
+                                                if d.stdout.strip() else "")
         except OSError:
             return ""
 
@@ -504,6 +507,7 @@ def main(argv=None) -> int:
                 shutil.rmtree(t.home, ignore_errors=True)
         return res, tstats
 
+    versions = {t.name: t.version() for t in tools}  # before: the code may change meanwhile
     rounds = []
     for rnd in range(a.rounds):
         fresh_tree()
@@ -518,7 +522,7 @@ def main(argv=None) -> int:
     after, mst = tstats["after"], {"changes": tstats["mutation"]}
     results = {t.name: aggregate([r[t.name] for r in rounds]) for t in tools}
     for t in tools:
-        results[t.name].update({"version": t.version(), "note": t.note})
+        results[t.name].update({"version": versions[t.name], "note": t.note})
 
     report = {
         "when": stamp, "host": platform.node(), "cpus": os.cpu_count(),
