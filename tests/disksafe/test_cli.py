@@ -119,3 +119,21 @@ def test_missing_path_is_an_error(run, tmp_path: Path) -> None:
     r = run("restore", str(safe), "latest", str(tmp_path / "o"), "--path", "nope", code=1)
     assert "no nope" in r.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.s3
+def test_cli_on_s3_location(s3_location, tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("backuprun")
+    env = dict(s3_location.env, BACKUPRUN_DISKSAFE_PASSWORD="pw")
+    src = tmp_path / "src"
+    os.makedirs(src)
+    make_sample_tree(os.fsencode(src))
+    url = s3_location.url
+    for args in (["init", url], ["backup", url, str(src)], ["backup", url, str(src)],
+                 ["restore", url, "latest", str(tmp_path / "o")]):
+        p = subprocess.run([str(exe), "disksafe", *args], env=env, capture_output=True,
+                           timeout=300)
+        assert p.returncode == 0, p.stderr
+    assert describe(os.fsencode(tmp_path / "o")) == describe(os.fsencode(src))
+    p = subprocess.run([str(exe), "disksafe", "list", url], env=env, capture_output=True)
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 2
