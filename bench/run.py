@@ -515,7 +515,10 @@ def main(argv=None) -> int:
             before = tree_stats(tree)
             say(f"tree: {before['files']} files, {before['bytes'] / MB:.1f} MB")
         k = rnd % len(tools)  # rotate the order so no tool always runs first
-        res, tstats = one_round(rnd, tools[k:] + tools[:k])
+        try:
+            res, tstats = one_round(rnd, tools[k:] + tools[:k])
+        finally:
+            shutil.rmtree(shm, ignore_errors=True)  # never leave a restore in tmpfs
         rounds.append(res)
         if not (a.keep and rnd == a.rounds - 1):
             gen_tree.remove_tree(tree)  # it is mutated; the next run regenerates it

@@ -89,3 +89,23 @@ def test_bench_with_peers_tiny(tmp_path: Path) -> None:
     rep = _run_bench(tmp_path, ["backuprun"] + peers)
     table = {row["key"]: row for row in rep["table"]}
     assert "ratio" in table["full_mbs"] and "pass" in table["rss_max"]
+
+
+def test_compare_trees_finds_differences(tmp_path: Path) -> None:
+    import run
+
+    src = tmp_path / "src"
+    gen_tree.generate(str(src), 2, seed=3)
+    dst = tmp_path / "dst"
+    shutil.copytree(src, dst, symlinks=True)
+    assert run.compare_trees(str(src), str(dst))["ok"]
+    victim = next(p for p in sorted(dst.rglob("*.py")) if p.is_file() and p.stat().st_size > 10)
+    data = bytearray(victim.read_bytes())
+    data[5] ^= 1
+    victim.write_bytes(bytes(data))
+    os.unlink(os.fsencode(dst / "odd") + b"/latin1-caf\xe9-\xff\xfe.bin")
+    (dst / "odd" / "dangling-link").unlink()
+    (dst / "odd" / "dangling-link").symlink_to("elsewhere")
+    os.chmod(dst / "odd" / "empty-file", 0o600)
+    res = run.compare_trees(str(src), str(dst))
+    assert not res["ok"] and res["differences"] == 4, res
