@@ -70,3 +70,11 @@ def decompress(flags: int, payload: bytes | memoryview, raw_len: int) -> bytes |
     if len(out) != raw_len:
         raise ValueError(f"{len(out)} bytes, the index says {raw_len}")
     return out
+
+
+def decompress_many(payloads: list[bytes]) -> list:
+    """Decompress many zstd frames in one native call; items are bytes-like segments."""
+    if len(payloads) < 2:
+        return [_decompressor().decompress(p) for p in payloads]
+    out = _decompressor().multi_decompress_to_buffer(payloads, threads=0)
+    return [out[i] for i in range(len(payloads))]

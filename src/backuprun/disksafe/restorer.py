@@ -24,6 +24,7 @@ from backuprun.disksafe.tree import entries_of, find
 BATCH_FILES = 64
 SPLIT_SIZE = 32 * 1024 * 1024  # files this big are written by several workers at once
 SPLIT_PART = 8 * 1024 * 1024
+SMALL_BLOB = 256 * 1024  # single-chunk files below this are decompressed a batch at a time
 BATCH_BYTES = 8 * 1024 * 1024
 _IS_ROOT = os.geteuid() == 0
 _OWN_IDS = (os.geteuid(), os.getegid())
@@ -277,21 +278,28 @@ class Restorer:
 
     def _run_batch(self, batch: list[tuple[dict, bytes]]) -> None:
         try:
+            small = [e["c"][0] for e, _ in batch
+                     if len(e.get("c", ())) == 1 and e.get("sz", 0) < SMALL_BLOB]
+            preloaded = self.repo.load_small_blobs(small) if len(small) > 1 else {}
             for e, dst in batch:
-                self._write_file(e, dst)
+                self._write_file(e, dst, preloaded)
         except BaseException as exc:  # noqa: BLE001
             self._errors.append(exc)
         finally:
             self._slots.release()
 
-    def _write_file(self, e: dict, dst: bytes) -> None:
+    def _write_file(self, e: dict, dst: bytes, preloaded: dict | None = None) -> None:
         sparse = e.get("sp", False)
         written = 0
         fd, mode = self._create(e, dst)
         try:
             try:
                 for cid in e.get("c", ()):
-                    data = self.repo.load_blob_view(cid)
+                    data = preloaded.pop(cid, None) if preloaded else None
+                    if data is None:
+                        data = self.repo.load_blob_view(cid)
+                    elif isinstance(data, DamagedData):
+                        raise data
                     if sparse and _is_zero(data):
                         os.lseek(fd, len(data), os.SEEK_CUR)
                     else:
