@@ -21,7 +21,7 @@ from pyfastcdc import FastCDC
 MIN_SIZE = 256 * 1024
 AVG_SIZE = 1024 * 1024
 MAX_SIZE = 4 * 1024 * 1024
-BUFFER_SIZE = 6 * 1024 * 1024
+BUFFER_SIZE = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)

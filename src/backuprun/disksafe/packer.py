@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from backuprun.disksafe.repository import Repository
 
 PACK_SIZE = 8 * 1024 * 1024
-QUEUE_BYTES = 6 * 1024 * 1024
+QUEUE_BYTES = 4 * 1024 * 1024
 INDEX_EVERY = 32  # packs per index object ...
 INDEX_BLOBS = 20_000  # ... or blobs, whichever comes first (bounds memory for tiny files)
 _STOP = object()
