@@ -33,7 +33,8 @@ from backuprun.disksafe.tree import encode_tree, entries_of
 SMALL_FILE = 1024 * 1024
 BATCH_FILES = 128
 BATCH_BYTES = 4 * 1024 * 1024
-MAX_PENDING_DIRS = 256
+MAX_PENDING_DIRS = 2048  # finished directories waiting for their files (bounded memory)
+EARLY_SUBMIT = 64  # past this many, a part-filled batch the oldest one needs is sent
 OUT_BATCH = 512 * 1024  # new chunks handed to the writer together
 
 
@@ -329,11 +330,16 @@ class Archiver:
 
     # -- trees -------------------------------------------------------------------------
     def _drain(self) -> None:
+        """Store the trees of finished directories, oldest first, without waiting for
+        workers unless too many directories are pending."""
         pending = self._pending
         while pending:
             head = pending[0]
-            if len(pending) <= MAX_PENDING_DIRS and not all(j.done.is_set() for j in head.jobs):
-                return
+            if not all(j.done.is_set() for j in head.jobs):
+                if len(pending) > EARLY_SUBMIT and self._batch in head.jobs:
+                    self._submit_batch()  # its files are ready to go: start them now
+                if len(pending) <= MAX_PENDING_DIRS:
+                    return
             self._finalize(pending.popleft())
 
     def _finalize(self, node: _Dir) -> None:
