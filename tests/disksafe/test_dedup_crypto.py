@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -71,7 +70,7 @@ def test_unencrypted_safe_is_readable_but_authenticated(local_storage, source: b
     write(os.path.join(source, b"f"), MARKER * 10)
     repo = Repository.init(local_storage, None, encrypted=False)
     backup(repo, source, None)
-    assert MARKER in all_stored(local_storage)  # not encrypted (small blob, compressed?)
+    assert MARKER in all_stored(local_storage)  # readable: authenticated, not encrypted
 
 
 def test_wrong_password(local_storage) -> None:

@@ -17,7 +17,6 @@ import secrets
 from collections import OrderedDict
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -27,7 +26,7 @@ from backuprun.disksafe.chunker import AVG_SIZE, MAX_SIZE, MIN_SIZE, ChunkerSpec
 from backuprun.disksafe.compress import decompress, decompress_many
 from backuprun.disksafe.crypto import MasterKeys, ObjectCipher
 from backuprun.disksafe.errors import DamagedData, PointNotFound, SafeExists, SafeNotFound
-from backuprun.disksafe.format import (BF_ZSTD, BLOB_TREE, CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX,
+from backuprun.disksafe.format import (BF_ZSTD, CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX,
                                        POINTS_PREFIX, T_CONFIG, T_INDEX, T_POINT)
 from backuprun.disksafe.index import Index, PackInfo, load_index_body
 from backuprun.disksafe.lock import Lock
