@@ -3,8 +3,9 @@
 Pipeline: the calling thread walks the tree (scandir, sorted by name) and stats every
 entry. Files whose size, mtime, ctime and inode match the parent recovery point keep their
 chunk list without being read. Other files go to a pool of worker threads (small files in
-batches, each large file alone), which read, chunk, hash and compress, and hand new chunks to
-the ``BlobWriter``. Each directory becomes a tree blob once its files are done; directories
+batches, each large file alone), which read, chunk and hash, compress big chunks straight
+from their read buffer, and hand new chunks to the ``BlobWriter`` (whose packer threads
+compress the small ones a batch at a time, then seal and pack everything). Each directory becomes a tree blob once its files are done; directories
 wait in a bounded queue in post-order, so children are stored before their parents and
 memory stays bounded by the queue and the current path, never by the tree's size.
 """
@@ -22,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from backuprun.disksafe.chunker import Chunker
+from backuprun.disksafe.compress import compress
 from backuprun.disksafe.errors import DamagedData
 from backuprun.disksafe.format import BLOB_DATA, BLOB_TREE
 from backuprun.disksafe.metadata import entry_for, same_file
@@ -35,6 +37,8 @@ BATCH_FILES = 128
 BATCH_BYTES = 4 * 1024 * 1024
 MAX_PENDING_DIRS = 2048  # finished directories waiting for their files (bounded memory)
 EARLY_SUBMIT = 64  # past this many, a part-filled batch the oldest one needs is sent
+READER_COMPRESS = 256 * 1024  # chunks this big are compressed by the reader itself;
+# smaller ones go to the packer threads, which compress a batch in one native call
 OUT_BATCH = 512 * 1024  # new chunks handed to the writer together
 
 
@@ -318,8 +322,14 @@ class Archiver:
         """Hand a chunk to the writer if the safe lacks it (copied out of the buffer)."""
         if self.writer.claim(cid):
             local = self._local
-            local.out.append((BLOB_DATA, cid, None,
-                              data if isinstance(data, bytes) else bytes(data), len(data)))
+            if len(data) >= READER_COMPRESS:  # big: compress here, no copy of the chunk
+                flags, payload = compress(data)
+                if payload is data and not isinstance(data, bytes):
+                    payload = bytes(data)
+                local.out.append((BLOB_DATA, cid, flags, payload, len(data)))
+            else:
+                local.out.append((BLOB_DATA, cid, None,
+                                  data if isinstance(data, bytes) else bytes(data), len(data)))
             local.out_bytes += len(data)
             if local.out_bytes >= OUT_BATCH:
                 self._flush_out()
