@@ -48,6 +48,7 @@ PASSWORD = "bench-password-not-secret"
 class Tool:
     name = ""
     note = ""
+    warning_rcs: tuple = ()  # exit codes meaning "finished, with warnings"
 
     def __init__(self, work: str):
         self.repo = os.path.join(work, "repos", self.name)
@@ -167,6 +168,8 @@ class Restic(Tool):
 
 
 class Borg(Tool):
+    warning_rcs = (1,)  # Borg 1.x: 1 = warning (the operation reached its normal end)
+
     def __init__(self, work, compression):
         self.name = "borg-" + compression.replace(",", "")
         self.compression = compression
@@ -416,10 +419,10 @@ def compare_trees(src: str, dst: str, limit: int = 20) -> dict:
 
 # --------------------------------------------------------------------------- the run
 
-def fail_step(tool, step, res, log_path):
+def fail_step(tool, step, res, log_path, what="failed"):
     with open(log_path, "rb") as f:
         tail = f.read()[-1500:].decode(errors="replace")
-    print(f"!! {tool.name} {step} failed (exit {res['rc']}); log {log_path}:\n{tail}",
+    print(f"!! {tool.name} {step} {what} (exit {res['rc']}); log {log_path}:\n{tail}",
           file=sys.stderr)
 
 
@@ -501,6 +504,10 @@ def main(argv=None) -> int:
             r = run_step(argv, cwd, t.env(), log)
             os.sync()
             res[t.name]["steps"][name] = r
+            if r["rc"] in t.warning_rcs:  # finished, with warnings: keep the figures
+                fail_step(t, name, r, log, "finished with warnings")
+                res[t.name].setdefault("warnings", []).append(name)
+                return True
             if r["rc"] != 0:
                 fail_step(t, name, r, log)
                 res[t.name]["failed"] = name
@@ -609,6 +616,9 @@ def aggregate(runs: list[dict]) -> dict:
     for key in ("size_full", "size_after"):
         if all(key in r for r in runs):
             out[key] = {k: med([r[key][k] for r in runs]) for k in runs[0][key]}
+    warned = sorted({w for r in runs for w in r.get("warnings", [])})
+    if warned:
+        out["warnings"] = warned
     failed = [r["failed"] for r in runs if r.get("failed")]
     if failed:
         out["failed"] = failed[0]
@@ -723,6 +733,11 @@ def format_table(rep: dict) -> str:
         r = rep["tools"][n]
         extra = f"  NOTE: {r['note']}" if r.get("note") else ""
         extra += f"  FAILED at {r['failed']}" if r.get("failed") else ""
+        extra += (f"  exit code 'warning' at {', '.join(r['warnings'])} (see its log)"
+                  if r.get("warnings") else "")
+        v = r.get("verify")
+        if v and not v["ok"]:
+            extra += f"  restore differs in {v['differences']} entries, e.g. {v['first'][:3]}"
         lines.append(f"{n}: {r['version'].splitlines()[0] if r['version'] else ''}{extra}")
     for n, why in rep["skipped"].items():
         lines.append(f"{n}: skipped ({why})")
