@@ -137,3 +137,37 @@ def test_cli_on_s3_location(s3_location, tmp_path: Path) -> None:
     assert describe(os.fsencode(tmp_path / "o")) == describe(os.fsencode(src))
     p = subprocess.run([str(exe), "disksafe", "list", url], env=env, capture_output=True)
     assert p.returncode == 0 and len(p.stdout.splitlines()) == 2
+
+
+def test_verify_forget_prune_rebuild_index(run, tmp_path: Path) -> None:
+    safe, src = tmp_path / "safe", tmp_path / "src"
+    os.makedirs(src)
+    write(os.fsencode(src / "victim"), os.urandom(400_000))
+    write(os.fsencode(src / "other"), os.urandom(400_000))
+    run("init", str(safe))
+    run("backup", str(safe), str(src))
+    write(os.fsencode(src / "victim"), os.urandom(400_000))
+    run("backup", str(safe), str(src))
+    assert "no damage found" in run("verify", str(safe), "--read-data").output
+    assert "no damage found" in run("verify", str(safe), "--read-data-subset", "50%").output
+    run("verify", str(safe), "--read-data-subset", "150%", code=2)
+    first = run("list", str(safe)).output.split()[0]
+    dry = run("forget", str(safe), "--keep-last", "1", "--dry-run").output
+    assert f"forget {first}" in dry and "would forget 1 of 2" in dry
+    run("forget", str(safe), code=2)  # neither points nor a policy
+    out = run("forget", str(safe), "--keep-last", "1", "--prune").output
+    assert "forgot 1 of 2" in out and "1 removed" in out
+    assert len(run("list", str(safe)).output.splitlines()) == 1
+    assert "0 removed" in run("prune", str(safe), "--max-unused", "0%").output
+    for name in (safe / "index").iterdir():
+        name.unlink()
+    r = run("verify", str(safe), code=3)
+    assert "damaged:" in r.output and "directory unreadable" in r.output  # the root tree
+    assert "packs are in no index" in r.output
+    assert "indexed" in run("rebuild-index", str(safe)).output
+    pack = max((safe / "packs").rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else 0)
+    raw = bytearray(pack.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    pack.write_bytes(bytes(raw))
+    r = run("verify", str(safe), "--read-data", code=3)
+    assert "damaged:" in r.output and "1 damaged files" in r.output

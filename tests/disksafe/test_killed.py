@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from backuprun.disksafe.archiver import backup
+from backuprun.disksafe.check import verify
+from backuprun.disksafe.prune import prune
 from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.restorer import restore
 from backuprun.storage.local import LocalStorage
@@ -41,6 +43,7 @@ def test_sigkill_mid_backup(tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(safe), os.fsdecode(src)])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(safe.glob("index/*"))) < 3:
+        assert child.poll() is None, "the child backup ended before it was killed"
         time.sleep(0.005)
     child.send_signal(signal.SIGKILL)
     child.wait()
@@ -55,9 +58,15 @@ def test_sigkill_mid_backup(tmp_path: Path) -> None:
         assert storage.exists(pack.name)
     for _pack, entry in repo.index.blobs():
         repo.load_blob(entry.id)
+    report = verify(repo, read_fraction=1.0)
+    assert report.clean, (report.errors, report.damaged)
+    stray = len(report.unindexed_packs)  # packs saved after the last index object
     point, _ = backup(repo, src, None)  # ...and is taken over: its pid is gone
     assert point.stats["bytes_read"] == 400 * 200_000
     assert point.stats["blobs_added"] < 400 + 10 - kept + 2
     assert list(storage.list("locks/")) == []
     restore(repo, point, os.fsencode(tmp_path / "out"))
     assert describe(os.fsencode(tmp_path / "out")) == describe(src)
+    stats = prune(repo)  # the killed run's unindexed packs are garbage now
+    assert stats.stray_packs == stray and stats.packs_removed >= stray
+    assert verify(repo, read_fraction=1.0).clean

@@ -236,3 +236,152 @@ def passwd(location: str = typer.Argument(..., help="Folder or s3://bucket/prefi
         with repo.lock(True, "passwd"):
             repo.change_password(new)
     typer.echo("password changed")
+
+
+class _Status:
+    """The latest progress message of a long step, for :func:`_progress`."""
+
+    def __init__(self) -> None:
+        self.message = "starting"
+
+    def __call__(self, message: str) -> None:
+        self.message = message
+
+    def poll(self) -> tuple[int, str]:
+        return 0, self.message
+
+
+def _fraction(text: str, zero_ok: bool = False) -> float:
+    """``"10%"`` or ``"10"`` (percent) -> 0.1."""
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        value = -1.0
+    if not (0 <= value if zero_ok else 0 < value) or value > 100:
+        raise typer.BadParameter(f"{text!r} is not a percentage between 0 and 100")
+    return value / 100
+
+
+@app.command()
+def verify(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+           read_data: bool = typer.Option(False, "--read-data", help="Also read and check every stored blob."),
+           read_data_subset: Optional[str] = typer.Option(None, "--read-data-subset", metavar="PCT", help="Read and check a random PCT% of the packs (e.g. 10%)."),
+           password_file: Optional[Path] = PasswordFile, quiet: bool = Quiet) -> None:
+    """Check the safe's structure (and with --read-data its data); name damaged files."""
+    from backuprun.disksafe.check import verify as run_verify
+
+    fraction = 1.0 if read_data else _fraction(read_data_subset) if read_data_subset else 0.0
+    started = time.monotonic()
+    status = _Status()
+    with _errors():
+        repo = _open(location, password_file, load_index=False)
+        with _progress(quiet, "verify", status.poll):
+            report = run_verify(repo, fraction, progress=status)
+    for message in report.errors:
+        typer.echo(f"error: {message}", err=True)
+    for damage in report.damaged:
+        typer.echo(f"damaged: {damage}", err=True)
+    if report.unindexed_packs:
+        typer.echo(f"note: {len(report.unindexed_packs)} packs are in no index (left by an "
+                   "interrupted backup or a lost index object): prune removes what no "
+                   "recovery point needs, rebuild-index indexes them", err=True)
+    read = (f", {report.packs_read} packs ({_mb(report.bytes_read)}) read" if fraction else
+            ", data not read (--read-data)")
+    verdict = "no damage found" if report.clean else (
+        f"{len(report.damaged)} damaged files or directories, {len(report.errors)} errors")
+    typer.echo(f"verified {report.points} recovery points, {report.packs} packs, "
+               f"{report.blobs} blobs, {report.trees} directories{read}: {verdict}, "
+               f"{time.monotonic() - started:.2f} s")
+    if not report.clean:
+        raise typer.Exit(3)
+
+
+@app.command()
+def forget(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+           points: Optional[list[str]] = typer.Argument(None, help="Recovery point ids (or unique prefixes) to forget."),
+           keep_last: int = typer.Option(0, "--keep-last", help="Keep the N newest points."),
+           keep_hourly: int = typer.Option(0, "--keep-hourly", help="Keep the newest point of each of the last N hours with points."),
+           keep_daily: int = typer.Option(0, "--keep-daily", help="... of each of the last N days."),
+           keep_weekly: int = typer.Option(0, "--keep-weekly", help="... of each of the last N weeks."),
+           keep_monthly: int = typer.Option(0, "--keep-monthly", help="... of each of the last N months."),
+           keep_yearly: int = typer.Option(0, "--keep-yearly", help="... of each of the last N years."),
+           keep_within: Optional[str] = typer.Option(None, "--keep-within", help="Keep every point younger than this before the newest (e.g. 30d, 2w, 36h)."),
+           dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Only say what would be forgotten."),
+           prune_after: bool = typer.Option(False, "--prune", help="Prune afterwards (reclaim the space)."),
+           password_file: Optional[Path] = PasswordFile, quiet: bool = Quiet) -> None:
+    """Forget recovery points by id or by a --keep-* policy (per host and source)."""
+    from backuprun.disksafe.forget import Policy, forget as run_forget, parse_duration
+
+    try:
+        policy = Policy(keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,
+                        keep_yearly, parse_duration(keep_within) if keep_within else 0.0)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if not points and policy.empty:
+        raise typer.BadParameter("name the recovery points to forget, or give a --keep-* policy")
+    with _errors():
+        repo = _open(location, password_file, load_index=False)
+        decisions = run_forget(repo, points or [], policy, dry_run=dry_run)
+    gone = [d for d in decisions if not d.keep]
+    if not quiet:
+        for d in decisions:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d.point.time))
+            why = ", ".join(d.reasons)
+            typer.echo(f"{'keep  ' if d.keep else 'forget'} {d.point.id}  {when}  "
+                       f"{os.fsdecode(d.point.source)}{f'  ({why})' if why else ''}")
+    verb = "would forget" if dry_run else "forgot"
+    typer.echo(f"{verb} {len(gone)} of {len(decisions)} recovery points")
+    if prune_after and not dry_run:
+        _run_prune(location, password_file, None, False, quiet)
+
+
+@app.command()
+def prune(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+          max_unused: Optional[str] = typer.Option(None, "--max-unused", metavar="PCT", help="Repack a pack when more than PCT of it is garbage (default 20%)."),
+          dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Only say what would be removed."),
+          password_file: Optional[Path] = PasswordFile, quiet: bool = Quiet) -> None:
+    """Remove the data no recovery point needs (garbage collection)."""
+    _run_prune(location, password_file,
+               None if max_unused is None else _fraction(max_unused, zero_ok=True), dry_run, quiet)
+
+
+def _run_prune(location: str, password_file: Optional[Path], max_unused: Optional[float],
+               dry_run: bool, quiet: bool) -> None:
+    from backuprun.disksafe.prune import MAX_UNUSED, prune as run_prune
+
+    started = time.monotonic()
+    status = _Status()
+    with _errors():
+        repo = _open(location, password_file, load_index=False)
+        with _progress(quiet, "prune", status.poll):
+            s = run_prune(repo, MAX_UNUSED if max_unused is None else max_unused,
+                          dry_run=dry_run, progress=status)
+    for note in s.notes:
+        typer.echo(f"note: {note}", err=True)
+    verb = "would free" if dry_run else "freed"
+    typer.echo(f"{s.points} recovery points need {s.blobs_needed} blobs; {s.packs} packs "
+               f"({_mb(s.bytes)}), {s.stray_packs} in no index: {s.packs_removed} removed, "
+               f"{s.packs_repacked} repacked into {s.packs_written}; {verb} "
+               f"{_mb(s.bytes_freed)}, {time.monotonic() - started:.2f} s")
+
+
+@app.command("rebuild-index")
+def rebuild_index(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+                  password_file: Optional[Path] = PasswordFile, quiet: bool = Quiet) -> None:
+    """Rebuild the index from the packs (after a lost or damaged index object)."""
+    from backuprun.disksafe.reindex import rebuild_index as run_rebuild
+
+    started = time.monotonic()
+    status = _Status()
+    with _errors():
+        repo = _open(location, password_file, load_index=False)
+        with _progress(quiet, "rebuild-index", status.poll):
+            s = run_rebuild(repo, progress=status)
+    for message in s.walked:
+        typer.echo(f"note: {message}", err=True)
+    for message in s.unreadable:
+        typer.echo(f"error: {message}", err=True)
+    typer.echo(f"indexed {s.blobs} blobs in {s.packs} packs: {s.index_objects_written} index "
+               f"objects replace {s.index_objects_removed}, {time.monotonic() - started:.2f} s")
+    if s.unreadable:
+        raise typer.Exit(3)
