@@ -2,7 +2,11 @@
 
 Layers (imports flow downward only; storage never sees a key or plaintext)::
 
-    cli            backuprun disksafe init|backup|list|ls|restore|passwd
+    cli            backuprun disksafe init|backup|list|ls|restore|passwd|verify|forget|prune|rebuild-index
+    check          verify: structure, optionally data; damage reported by file path
+    forget         retention policies; forgetting recovery points
+    prune          garbage collection: mark from recovery points, repack, crash-safe sweep
+    reindex        pack contents from trailers, writing complete indexes, rebuild-index
     archiver       file tree -> chunks + tree blobs -> recovery point (incremental)
     metadata       stat/xattr/owner names -> tree entries (backup side)
     restorer       recovery point -> file tree (metadata, hard links, sparse files)
@@ -23,7 +27,7 @@ Layers (imports flow downward only; storage never sees a key or plaintext)::
 
 The on-storage format is written down in ``docs/disksafe-format.md``.
 
-API for tools built on the repository layer (verify, forget, prune, gc, index rebuild):
+API for tools built on the repository layer (as check, forget, prune and reindex are):
 
 - ``Repository.open(storage, password)`` / ``Repository.init(storage, password, encrypted)``;
   ``repo.keys`` (``MasterKeys``), ``repo.config``, ``repo.storage``.

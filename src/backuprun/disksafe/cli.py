@@ -1,8 +1,9 @@
 """``backuprun disksafe``: operate a disk safe directly (path or ``s3://bucket/prefix``).
 
-Exit codes: 0 done; 1 error (wrong password, missing or locked safe, damaged data) with the
-safe left as it was; 3 done, but some files could not be read (backup) or were damaged
-(restore).
+Exit codes: 0 done; 1 error (wrong password, missing or locked safe, damaged data, a prune
+that stopped) with the safe left as it was; 2 bad arguments; 3 done, but some files could
+not be read (backup), were damaged (restore), damage was found (verify), or some packs
+could not be read (rebuild-index).
 """
 
 from __future__ import annotations
