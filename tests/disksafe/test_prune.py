@@ -103,9 +103,13 @@ def test_prune_removes_what_a_killed_backup_left(local_storage, source: bytes, t
         writer = repo.writer()
         writer.add(1, repo.keys.chunk_id(stray), stray)
         writer._stop_threads()  # its pack is saved, no index object names it
+    half = local_storage.root / "packs" / ".tmp-half-written-0123"  # a killed save's file
+    half.write_bytes(b"partial")
+    os.utime(half, (time.time() - 7200, time.time() - 7200))
     assert verify(repo).unindexed_packs
     stats = prune(repo)
     assert stats.stray_packs == 1 and stats.packs_removed == 2
+    assert stats.leftovers_removed == 1 and not half.exists()
     report = verify(repo, read_fraction=1.0)
     assert report.clean and not report.unindexed_packs
     assert_restores(repo, {point.id: describe(source)}, tmp_path)

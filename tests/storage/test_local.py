@@ -118,3 +118,57 @@ def test_sync_fsyncs_every_folder_a_save_created(tmp_path: Path,
     storage.save("data/ab/ef", b"y")  # an existing folder: only it changed
     storage.sync()
     assert [p for p in synced if ".tmp-" not in p] == [str(base / "safe" / "data" / "ab")]
+
+
+def test_leftover_temporary_files_are_removed_when_old(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "safe")
+    storage.save("packs/ab/one", b"x")
+    old = tmp_path / "safe" / "packs" / "ab" / ".tmp-two-0123"
+    young = tmp_path / "safe" / "packs" / "ab" / ".tmp-three-4567"
+    old.write_bytes(b"half")
+    young.write_bytes(b"half")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert storage.remove_leftovers(older_than=3600) == 1
+    assert not old.exists() and young.exists()
+    assert list(storage.list()) == ["packs/ab/one"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A real 64 KiB filesystem (tmpfs), where the privileges allow mounting one."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_full_disk_is_a_storage_error_and_leaves_nothing(tiny_disk: Path) -> None:
+    from backuprun.storage import StorageError
+
+    storage = LocalStorage(tiny_disk / "safe")
+    storage.save("packs/small", b"s" * 1000)
+    with pytest.raises(StorageError, match="cannot save packs/big.*No space left"):
+        storage.save("packs/big", b"b" * 1_000_000)
+    assert list(storage.list()) == ["packs/small"]
+    assert not any(tiny_disk.rglob(".tmp-*"))
+    assert storage.load("packs/small") == b"s" * 1000
+
+
+def test_a_write_error_is_a_storage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from backuprun.storage import StorageError
+
+    storage = LocalStorage(tmp_path / "safe")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(StorageError, match="No space left"):
+        storage.save("packs/a", b"y" * 100)
+    monkeypatch.undo()
+    assert list(storage.list()) == [] and not any((tmp_path / "safe").rglob(".tmp-*"))

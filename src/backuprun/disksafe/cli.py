@@ -56,7 +56,7 @@ def _errors() -> Iterator[None]:
         _fail(str(exc))
     except StorageError as exc:
         _fail(f"storage: {exc}")
-    except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+    except OSError as exc:  # a missing source or target, a full disk
         _fail(str(exc))
 
 

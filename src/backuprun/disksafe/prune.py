@@ -28,7 +28,8 @@ from backuprun.disksafe.format import PACKS_PREFIX
 from backuprun.disksafe.index import Index, parse_index_body
 from backuprun.disksafe.lock import Lock
 from backuprun.disksafe.pack import BlobEntry, open_blob
-from backuprun.disksafe.reindex import (INDEX_OBJECT_BLOBS, PackEntries, read_index_objects, read_pack, remove_all, write_index)
+from backuprun.disksafe.reindex import (INDEX_OBJECT_BLOBS, PackEntries, read_index_objects,
+                                        read_pack, remove_all, write_index)
 from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.tree import entries_of
 from backuprun.storage import NotFound
@@ -52,6 +53,7 @@ class PruneStats:
     packs_written: int = 0
     bytes_freed: int = 0  # removed and repacked packs minus the packs written (net)
     bytes_written: int = 0
+    leftovers_removed: int = 0  # temporary files of killed writers (local folders)
     notes: list[str] = field(default_factory=list)
 
 
@@ -242,5 +244,9 @@ def prune(repo: Repository, max_unused: float = MAX_UNUSED, dry_run: bool = Fals
         if dry_run:
             repo.load_index()
             return stats
-        return pruner.execute(lock)
+        pruner.execute(lock)
+        leftovers = getattr(repo.storage, "remove_leftovers", None)  # a local folder's
+        if leftovers is not None:  # half-written files from killed writers
+            stats.leftovers_removed = leftovers()
+        return stats
 

@@ -6,10 +6,11 @@ import os
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from backuprun.storage.base import TEMP_PREFIX, AlreadyExists, NotFound, check_name
+from backuprun.storage.base import TEMP_PREFIX, AlreadyExists, NotFound, StorageError, check_name
 from backuprun.storage.base import could_prefix_a_name
 
 # A name that is a folder of other names, or runs through a blob, holds no blob.
@@ -34,6 +35,15 @@ class LocalStorage:
         return self.root / check_name(name)
 
     def save(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
+        try:
+            self._save(name, data, overwrite)
+        except AlreadyExists:
+            raise
+        except OSError as exc:  # a full disk, a read-only or vanished folder
+            raise StorageError(f"cannot save {name} in {self.root}: "
+                               f"{exc.strerror or exc}") from exc
+
+    def _save(self, name: str, data: bytes | memoryview, overwrite: bool) -> None:
         path = self._path(name)
         if not path.parent.is_dir():
             self._make_dirs(path.parent)
@@ -121,6 +131,22 @@ class LocalStorage:
         except _MISSING:
             raise NotFound(name) from None
         self._mark_dirty(self._path(name).parent)
+
+    def remove_leftovers(self, older_than: float = 3600.0) -> int:
+        """Delete half-written temporary files that a killed writer left (none is younger
+        than ``older_than`` seconds, so a save in progress is never touched)."""
+        limit = time.time() - older_than
+        removed = 0
+        for dirpath, _dirs, files in os.walk(self.root):
+            for fname in files:
+                path = os.path.join(dirpath, fname)
+                try:
+                    if fname.startswith(TEMP_PREFIX) and os.lstat(path).st_mtime < limit:
+                        os.unlink(path)
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
 
     def sync(self) -> None:
         with self._dirty_lock:
