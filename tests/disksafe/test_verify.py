@@ -113,8 +113,8 @@ def test_missing_index_is_rebuilt_from_packs(storage_factory, tmp_path: Path) ->
 
 
 def test_rebuild_walks_a_pack_whose_trailer_is_gone(local_storage, source: bytes) -> None:
-    for i in range(4):
-        write(os.path.join(source, b"f%d" % i), os.urandom(300_000))
+    for i in range(4):  # below the chunker's minimum: one chunk each
+        write(os.path.join(source, b"f%d" % i), os.urandom(200_000))
     repo = Repository.init(local_storage, PASSWORD, encrypted=True)
     point, _ = backup(repo, source, None)
     data_pack = max(repo.index.packs(), key=lambda p: p.size)

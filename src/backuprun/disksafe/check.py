@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from backuprun.disksafe.compress import decompress
 from backuprun.disksafe.errors import DamagedData
 from backuprun.disksafe.format import PACKS_PREFIX
-from backuprun.disksafe.index import PackInfo
+from backuprun.disksafe.index import Index, PackInfo
 from backuprun.disksafe.pack import BlobEntry, open_blob, read_trailer
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.reindex import read_index_objects
@@ -93,7 +93,11 @@ class Checker:
         repo, report = self.repo, self.report
         indexed = read_index_objects(repo, self._progress)
         report.errors += [f"index object {name}: {why}" for name, why in indexed.damaged.items()]
-        repo.load_index()  # what readers use: the union of the index objects that open
+        index = Index()  # what readers use: the union of the index objects that open
+        for info, entries in indexed.packs.values():
+            index.add_pack(info, entries)
+        index.index_names.update(indexed.index_names)
+        repo.index = index
         stored = set(repo.storage.list(PACKS_PREFIX))
         report.unindexed_packs = sorted(stored - indexed.packs.keys())
         by_pack: dict[str, tuple[PackInfo, list[BlobEntry]]] = {}

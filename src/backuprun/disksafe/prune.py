@@ -99,7 +99,7 @@ class Pruner:
                 stats.notes.append(f"pack {name} is unreadable and in no index: {exc}")
                 continue
             if note is not None:
-                stats.notes.append(f"pack {name}: {note}; {len(entries)} blobs recovered")
+                stats.notes.append(f"{note}; {len(entries)} blobs recovered")
             self._packs[name] = (info, entries)
         stats.stray_packs = len(stray)
         stats.packs = len(self._packs) + len(self._unreadable)

@@ -163,7 +163,7 @@ def rebuild_index(repo: Repository, progress: Progress = _quiet) -> RebuildStats
                 stats.unreadable.append(f"{name}: {exc}")
                 continue
             if note is not None:
-                stats.walked.append(f"{name}: {note}; {len(entries)} blobs recovered")
+                stats.walked.append(f"{note}; {len(entries)} blobs recovered")
             packs.append((info, entries))
             stats.packs += 1
             stats.blobs += len(entries)
