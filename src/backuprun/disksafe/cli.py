@@ -28,6 +28,7 @@ app = typer.Typer(help="Operate a disk safe directly (a folder or s3://bucket/pr
 PASSWORD_ENV = "BACKUPRUN_DISKSAFE_PASSWORD"
 NEW_PASSWORD_ENV = "BACKUPRUN_DISKSAFE_NEW_PASSWORD"
 
+Location = typer.Argument(..., help="Folder or s3://bucket/prefix.")
 PasswordFile = typer.Option(None, "--password-file", help="Read the password from this file.")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress, only the summary line.")
 
@@ -107,7 +108,7 @@ def _progress(quiet: bool, label: str, poll: Callable[[], tuple[int, str]]) -> I
 
 
 @app.command()
-def init(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def init(location: str = Location,
          no_encrypt: bool = typer.Option(False, "--no-encrypt", help="Authenticate only, no encryption."),
          password_file: Optional[Path] = PasswordFile) -> None:
     """Create a new, empty disk safe (encrypted unless --no-encrypt)."""
@@ -122,7 +123,7 @@ def init(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix.
 
 
 @app.command()
-def backup(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def backup(location: str = Location,
            source: Path = typer.Argument(..., help="Directory to back up."),
            parent: Optional[str] = typer.Option(None, "--parent", help="Parent recovery point id (default: latest of the same source)."),
            password_file: Optional[Path] = PasswordFile, quiet: bool = Quiet) -> None:
@@ -155,7 +156,7 @@ def backup(location: str = typer.Argument(..., help="Folder or s3://bucket/prefi
 
 
 @app.command("list")
-def list_points(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def list_points(location: str = Location,
                 password_file: Optional[Path] = PasswordFile) -> None:
     """List the recovery points, oldest first."""
     with _errors():
@@ -170,7 +171,7 @@ def list_points(location: str = typer.Argument(..., help="Folder or s3://bucket/
 
 
 @app.command()
-def ls(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def ls(location: str = Location,
        point: str = typer.Argument(..., help="Recovery point id, id prefix, or 'latest'."),
        path: Optional[str] = typer.Argument(None, help="Only this path (relative to the source)."),
        password_file: Optional[Path] = PasswordFile) -> None:
@@ -188,7 +189,7 @@ def ls(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix.")
 
 
 @app.command()
-def restore(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def restore(location: str = Location,
             point: str = typer.Argument(..., help="Recovery point id, id prefix, or 'latest'."),
             target: Path = typer.Argument(..., help="Folder to restore into."),
             paths: Optional[list[str]] = typer.Option(None, "--path", help="Restore only this path (repeatable)."),
@@ -225,7 +226,7 @@ def restore(location: str = typer.Argument(..., help="Folder or s3://bucket/pref
 
 
 @app.command()
-def passwd(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def passwd(location: str = Location,
            password_file: Optional[Path] = PasswordFile,
            new_password_file: Optional[Path] = typer.Option(None, "--new-password-file", help="Read the new password from this file.")) -> None:
     """Change the password: rewraps the key, touches no data."""
@@ -264,7 +265,7 @@ def _fraction(text: str, zero_ok: bool = False) -> float:
 
 
 @app.command()
-def verify(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def verify(location: str = Location,
            read_data: bool = typer.Option(False, "--read-data", help="Also read and check every stored blob."),
            read_data_subset: Optional[str] = typer.Option(None, "--read-data-subset", metavar="PCT", help="Read and check a random PCT% of the packs (e.g. 10%)."),
            password_file: Optional[Path] = PasswordFile, quiet: bool = Quiet) -> None:
@@ -298,7 +299,7 @@ def verify(location: str = typer.Argument(..., help="Folder or s3://bucket/prefi
 
 
 @app.command()
-def forget(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def forget(location: str = Location,
            points: Optional[list[str]] = typer.Argument(None, help="Recovery point ids (or unique prefixes) to forget."),
            keep_last: int = typer.Option(0, "--keep-last", help="Keep the N newest points."),
            keep_hourly: int = typer.Option(0, "--keep-hourly", help="Keep the newest point of each of the last N hours with points."),
@@ -337,7 +338,7 @@ def forget(location: str = typer.Argument(..., help="Folder or s3://bucket/prefi
 
 
 @app.command()
-def prune(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def prune(location: str = Location,
           max_unused: Optional[str] = typer.Option(None, "--max-unused", metavar="PCT", help="Repack a pack when more than PCT of it is garbage (default 20%)."),
           dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Only say what would be removed."),
           password_file: Optional[Path] = PasswordFile, quiet: bool = Quiet) -> None:
@@ -367,7 +368,7 @@ def _run_prune(location: str, password_file: Optional[Path], max_unused: Optiona
 
 
 @app.command("rebuild-index")
-def rebuild_index(location: str = typer.Argument(..., help="Folder or s3://bucket/prefix."),
+def rebuild_index(location: str = Location,
                   password_file: Optional[Path] = PasswordFile, quiet: bool = Quiet) -> None:
     """Rebuild the index from the packs (after a lost or damaged index object)."""
     from backuprun.disksafe.reindex import rebuild_index as run_rebuild
