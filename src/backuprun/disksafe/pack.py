@@ -16,6 +16,7 @@ damaged can still be walked frame by frame (:func:`scan_frames`).
 
 from __future__ import annotations
 
+import mmap
 import os
 import secrets
 import struct
@@ -59,7 +60,7 @@ def new_pack_name() -> str:
 class PackBuilder:
     """Builds one pack in a (reusable) buffer. Not thread-safe: callers serialise ``add``."""
 
-    def __init__(self, keys: MasterKeys, buf: bytearray | None = None) -> None:
+    def __init__(self, keys: MasterKeys, buf: bytearray | mmap.mmap | None = None) -> None:
         self.keys = keys
         self.name = new_pack_name()
         self.salt = os.urandom(SALT_SIZE)
@@ -84,7 +85,12 @@ class PackBuilder:
     def _reserve(self, n: int) -> None:
         if self.pos + n > len(self.buf):
             self._view.release()
-            self.buf.extend(bytes(max(n, len(self.buf))))
+            if isinstance(self.buf, bytearray):
+                self.buf.extend(bytes(max(n, len(self.buf))))
+            else:  # a fixed-size (mmap) buffer: move to a bigger bytearray
+                grown = bytearray(len(self.buf) + max(n, len(self.buf)))
+                grown[:self.pos] = self.buf[:self.pos]
+                self.buf = grown
             self._view = memoryview(self.buf)
 
     def add(self, blob_type: int, flags: int, blob_id: bytes, payload: bytes | memoryview,
@@ -113,7 +119,7 @@ class PackBuilder:
         self.pos = end + len(footer)
         return self._view[:self.pos]
 
-    def release(self) -> bytearray:
+    def release(self) -> bytearray | mmap.mmap:
         """Give the buffer back for reuse (after the pack was saved)."""
         self._view.release()
         return self.buf

@@ -13,6 +13,7 @@ Memory is bounded: producers block while more than ``queue_bytes`` wait for the 
 
 from __future__ import annotations
 
+import mmap
 import queue
 import threading
 from typing import TYPE_CHECKING
@@ -154,7 +155,8 @@ class BlobWriter:
         if builder is None:
             buf = None
             if blob_type == BLOB_DATA:  # data packs reuse full-size buffers
-                buf = self._buffers.pop() if self._buffers else bytearray(self.pack_size)
+                # page-aligned (mmap): local storage writes it with O_DIRECT
+                buf = self._buffers.pop() if self._buffers else mmap.mmap(-1, self.pack_size)
             builder = self._builders[blob_type] = PackBuilder(self.repo.keys, buf)
         builder.add(blob_type, flags, blob_id, payload, raw_len)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import secrets
 import stat
@@ -15,6 +17,52 @@ from backuprun.storage.base import could_prefix_a_name
 
 # A name that is a folder of other names, or runs through a blob, holds no blob.
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+
+# Big writes from a page-aligned buffer (the disk safe's pack buffers) bypass the page
+# cache with O_DIRECT: they are fsynced at once anyway, and copying them into fresh
+# page-cache pages cost more CPU than compressing them (about 1 s per GB here).
+DIRECT_MIN = 1 << 20
+DIRECT_ALIGN = 4096
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+def _aligned_len(view: memoryview) -> int:
+    """Bytes of ``view`` to write with O_DIRECT (0: write it all through the page cache)."""
+    if not _O_DIRECT or view.nbytes < DIRECT_MIN or view.readonly or not view.c_contiguous:
+        return 0
+    try:
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(view))
+    except (TypeError, ValueError):
+        return 0
+    if addr % DIRECT_ALIGN:
+        return 0
+    return view.nbytes - view.nbytes % DIRECT_ALIGN
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _write_file(fd: int, view: memoryview, direct: int) -> None:
+    """Write ``view`` to the new file ``fd``: the first ``direct`` bytes with O_DIRECT
+    (falling back to the page cache if the file system refuses), the rest through it."""
+    if direct:
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | _O_DIRECT)
+            head = view[:direct]
+            while len(head) >= DIRECT_ALIGN:
+                written = os.write(fd, head)
+                head = head[written:]
+                if written % DIRECT_ALIGN:
+                    break
+            done = direct - len(head)
+        except OSError:  # e.g. EINVAL: no O_DIRECT here, or a short, unaligned write
+            done = os.lseek(fd, 0, os.SEEK_CUR)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_O_DIRECT)
+        view = view[done:]
+    _write_all(fd, view)
 
 
 class LocalStorage:
@@ -50,10 +98,8 @@ class LocalStorage:
         tmp = path.parent / f"{TEMP_PREFIX}{path.name}-{secrets.token_hex(6)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            view = memoryview(data).cast("B")
+            _write_file(fd, view, _aligned_len(view))
             os.fsync(fd)
         except BaseException:
             tmp.unlink(missing_ok=True)  # e.g. a full disk: leave no partial file behind
