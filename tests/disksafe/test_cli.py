@@ -137,6 +137,12 @@ def test_cli_on_s3_location(s3_location, tmp_path: Path) -> None:
     assert describe(os.fsencode(tmp_path / "o")) == describe(os.fsencode(src))
     p = subprocess.run([str(exe), "disksafe", "list", url], env=env, capture_output=True)
     assert p.returncode == 0 and len(p.stdout.splitlines()) == 2
+    for args, expect in ((["forget", url, "--keep-last", "1", "--prune"], b"forgot 1 of 2"),
+                         (["verify", url, "--read-data"], b"no damage found"),
+                         (["rebuild-index", url], b"indexed")):
+        p = subprocess.run([str(exe), "disksafe", *args], env=env, capture_output=True,
+                           timeout=300)
+        assert p.returncode == 0 and expect in p.stdout, (args, p.stdout, p.stderr)
 
 
 def test_verify_forget_prune_rebuild_index(run, tmp_path: Path) -> None:
