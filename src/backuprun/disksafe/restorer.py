@@ -1,19 +1,27 @@
 """Restore: a recovery point (all of it or chosen paths) back into a folder.
 
-The calling thread walks the trees, creating directories, symlinks and special files;
-regular files go to worker threads (small ones in batches) that fetch, verify, decompress
-and write their chunks, seeking over zero chunks of files that were sparse, then set owner,
-mode, xattrs and times. Hard links are made once every file is written; directory metadata
-is applied last, in a second walk, so writing into a directory does not disturb its mtime.
-Damaged files are reported by path and the rest is restored.
+The calling thread walks the trees, creating directories, symlinks and special files, and
+writes the small files itself, a batch at a time (their blobs read, verified and
+decompressed together, then one create, write, utime and close each). Bigger files go to a
+helper thread; files of ``SPLIT_SIZE`` and more are cut into ranges so that, once the walk
+is done, the calling thread can take ranges too. Python threads that both make many small
+system calls mostly hand the GIL to each other (measured: two threads creating 30 000 small
+files in tmpfs took twice as long as one), so the many small files stay on one thread and
+the helper does few, long calls (reads, decompression, writes of big chunks) that release
+the GIL. Hard links are made once every file is written; directory metadata is applied
+last, children before parents, so writing into a directory does not disturb its mtime.
+Damaged files are reported by path and the rest is restored; owners and extended
+attributes that cannot be set are warnings.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
+import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from dataclasses import dataclass, field
 
 from backuprun.disksafe.errors import DamagedData, PathNotFound
@@ -21,13 +29,17 @@ from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.tree import entries_of, find
 
-BATCH_FILES = 64
-SPLIT_SIZE = 32 * 1024 * 1024  # files this big are written by several workers at once
+BATCH_FILES = 128  # small files read, verified and decompressed together
+BATCH_BYTES = 4 * 1024 * 1024
+SMALL_BLOB = 256 * 1024  # single-chunk files below this are written by the walking thread
+SPLIT_SIZE = 32 * 1024 * 1024  # files this big are restored in ranges, by both threads
 SPLIT_PART = 8 * 1024 * 1024
-SMALL_BLOB = 256 * 1024  # single-chunk files below this are decompressed a batch at a time
-BATCH_BYTES = 8 * 1024 * 1024
+SCOUT_FILES = 4096  # bigger files queued for the helper before the walk begins (memory bound)
+SWITCH_INTERVAL = 0.0005  # s; the helper's short GIL turns should not wait 5 ms each
+MAX_DETAILED_WARNINGS = 20  # per kind; the rest are counted in one line
 _IS_ROOT = os.geteuid() == 0
 _OWN_IDS = (os.geteuid(), os.getegid())
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 
 
 @dataclass
@@ -39,20 +51,51 @@ class RestoreStats:
     warnings: list[str] = field(default_factory=list)
 
 
+class _Warnings:
+    """Warnings of one restore: the first few of each kind in full, the rest counted."""
+
+    def __init__(self, out: list[str]) -> None:
+        self.out = out
+        self.counts: dict[str, int] = {}
+
+    def add(self, kind: str, message: str) -> None:
+        n = self.counts.get(kind, 0) + 1
+        self.counts[kind] = n
+        if n <= MAX_DETAILED_WARNINGS:
+            self.out.append(message)
+
+    def finish(self) -> None:
+        for kind, n in self.counts.items():
+            if n > MAX_DETAILED_WARNINGS:
+                self.out.append(f"{n - MAX_DETAILED_WARNINGS} more entries: cannot set {kind}")
+
+
 def _is_zero(data: bytes | memoryview) -> bool:
     # Zero chunks always compress, so they arrive as bytes; raw ones (views) are not zero.
     return isinstance(data, bytes) and data.count(0) == len(data)
 
 
-class _SplitFile:
-    """A large file restored by several workers at once, each writing its own range."""
+def _is_small(e: dict) -> bool:
+    return e.get("sz", 0) < SMALL_BLOB and len(e.get("c", ())) <= 1
 
-    __slots__ = ("entry", "dst", "mode", "remaining", "written")
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    n = os.write(fd, data)
+    if n < len(data):
+        view = memoryview(data)[n:]
+        while view:
+            view = view[os.write(fd, view):]
+
+
+class _SplitFile:
+    """A large file restored in ranges, possibly by both threads at once."""
+
+    __slots__ = ("entry", "dst", "mode", "remaining", "lock")
 
     def __init__(self, entry: dict, dst: bytes, mode: int, parts: int) -> None:
         self.entry, self.dst, self.mode = entry, dst, mode
         self.remaining = parts
-        self.written = 0
+        self.lock = threading.Lock()  # one writer at a time: tmpfs serialises them anyway
 
 
 def _selector(paths: list[bytes] | None):
@@ -71,13 +114,13 @@ def _selector(paths: list[bytes] | None):
 
 
 def apply_metadata(path: bytes, e: dict, fd: int | None = None,
-                   created_mode: int | None = None) -> None:
+                   created_mode: int | None = None, warn=None) -> None:
     """Set owner, xattrs, mode and times of ``path`` (or open ``fd``) from entry ``e``.
 
     ``created_mode``: the mode the file was just created with (umask 0), so an equal
-    mode needs no chmod."""
+    mode needs no chmod. ``warn(kind, message)`` hears of an owner or extended attribute
+    that could not be set (nothing is said when it is ``None``); mode and times raise."""
     link = e["t"] == "l"
-    target = fd if fd is not None else path
     owner_changes = _IS_ROOT and (e.get("u", -1), e.get("g", -1)) != _OWN_IDS
     if owner_changes:
         uid, gid = e.get("u", -1), e.get("g", -1)
@@ -86,26 +129,33 @@ def apply_metadata(path: bytes, e: dict, fd: int | None = None,
                 os.fchown(fd, uid, gid)
             else:
                 os.chown(path, uid, gid, follow_symlinks=False)
-        except OSError:
-            pass
-    for name, value in (e.get("x") or {}).items():
-        try:
-            if fd is not None:
-                os.setxattr(fd, name, value)
-            else:
-                os.setxattr(path, name, value, follow_symlinks=False)
-        except OSError:
-            pass
+        except OSError as exc:
+            if warn is not None:
+                warn("owner", f"cannot set owner {uid}:{gid} of {os.fsdecode(path)}: "
+                              f"{exc.strerror}")
+    xattrs = e.get("x")
+    if xattrs:
+        for name, value in xattrs.items():
+            try:
+                if fd is not None:
+                    os.setxattr(fd, name, value)
+                else:
+                    os.setxattr(path, name, value, follow_symlinks=False)
+            except OSError as exc:
+                if warn is not None:
+                    warn("extended attributes",
+                         f"cannot set extended attribute {os.fsdecode(name)} of "
+                         f"{os.fsdecode(path)}: {exc.strerror}")
     if not link and (owner_changes or created_mode != e["m"]):
         if fd is not None:
             os.fchmod(fd, e["m"])
         else:
             os.chmod(path, e["m"])
-    times = (e.get("at", e["mt"]), e["mt"])
+    mt = e["mt"]
     if fd is not None:
-        os.utime(fd, ns=times)
+        os.utime(fd, ns=(e.get("at", mt), mt))
     else:
-        os.utime(target, ns=times, follow_symlinks=not link)
+        os.utime(path, ns=(e.get("at", mt), mt), follow_symlinks=not link)
 
 
 class Restorer:
@@ -115,18 +165,37 @@ class Restorer:
         self.point = point
         self.target = target
         self.stats = RestoreStats()
+        self._warnings = _Warnings(self.stats.warnings)
         self._paths = paths or []
         self._umask_zero = False
         self._wanted, self._descend = _selector(paths)
         self._full = not paths
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="disksafe-restore")
-        self._slots = threading.Semaphore(workers * 3)
+        self._helpers = max(1, workers - 1)
+        self._queue: deque = deque()  # work for the helper (and, after the walk, for us)
+        self._cv = threading.Condition(threading.Lock())
+        self._busy = 0
+        self._closing = False
         self._mutex = threading.Lock()
         self._batch: list[tuple[dict, bytes]] = []
         self._batch_bytes = 0
         self._links: dict[tuple[int, int], bytes] = {}
         self._deferred_links: list[tuple[bytes, bytes]] = []
+        self._dirs: list[tuple[bytes, dict]] = []  # children before parents
+        self._scouted: set[bytes] = set()  # files the scout queued already
         self._errors: list[BaseException] = []
+
+    def _warn(self, kind: str, message: str) -> None:
+        with self._mutex:
+            self._warnings.add(kind, message)
+
+    def _damaged(self, message: str) -> None:
+        with self._mutex:
+            self.stats.damaged.append(message)
+
+    def _count(self, files: int, written: int) -> None:
+        with self._mutex:
+            self.stats.files += files
+            self.stats.bytes_written += written
 
     def run(self) -> RestoreStats:
         for path in self._paths:
@@ -135,13 +204,30 @@ class Restorer:
         os.makedirs(self.target, exist_ok=True)
         old_umask = os.umask(0)  # created modes are exact, saving a chmod per file
         self._umask_zero = True
+        gc_was = gc.isenabled()
+        gc.disable()  # tree entries are many small dicts; no cycles are made here
+        threads = [threading.Thread(target=self._helper, name=f"disksafe-restore-{i}",
+                                    daemon=True) for i in range(self._helpers)]
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
+        for t in threads:
+            t.start()
         try:
+            self._scout(self.point.tree, b"", self.target.rstrip(b"/"))
             self._walk(self.point.tree, b"")
             self._flush()
+            self._drain()
         finally:
-            self._pool.shutdown(wait=True)
+            with self._cv:
+                self._closing = True
+                self._cv.notify_all()
+            for t in threads:
+                t.join()
             os.umask(old_umask)
+            sys.setswitchinterval(switch)
             self._umask_zero = False
+            if gc_was:
+                gc.enable()
         if self._errors:
             raise self._errors[0]
         for path, first in self._deferred_links:
@@ -151,20 +237,40 @@ class Restorer:
                 os.link(first, path)
             except OSError as exc:
                 self.stats.warnings.append(f"cannot link {os.fsdecode(path)}: {exc.strerror}")
-        self._dir_metadata(self.point.tree, b"")
+        for dst, e in self._dirs:
+            try:
+                apply_metadata(dst, e, warn=self._warnings.add)
+            except OSError as exc:
+                self.stats.warnings.append(f"cannot set metadata of {os.fsdecode(dst)}: {exc.strerror}")
         if self._full and self.point.root:
-            apply_metadata(self.target, self.point.root)
+            apply_metadata(self.target, self.point.root, warn=self._warnings.add)
+        self._warnings.finish()
         return self.stats
 
-    # -- first walk: contents ------------------------------------------------------------
-    def _walk(self, tree_id: bytes, rel: bytes) -> None:
-        for e in entries_of(self._tree(tree_id, rel)):
-            child = rel + b"/" + e["n"] if rel else e["n"]
-            if not self._descend(child):
-                continue
-            dst = os.path.join(self.target, child)
+    # -- the scout: directories, and the bigger files queued early --------------------------
+    def _scout(self, tree_id: bytes, rel: bytes, base: bytes) -> None:
+        """Create every directory and queue the bigger files for the helper, before the
+        walk writes the small ones (a tree walk costs ~2 us an entry; the big files often
+        sit late in the walk, which would leave the helper idle until then)."""
+        try:
+            entries = entries_of(self.repo.load_tree(tree_id))
+        except DamagedData:
+            return  # the walk reports it
+        for e in entries:
             kind = e["t"]
-            if kind == "d":
+            if kind == "f":
+                if (len(self._scouted) < SCOUT_FILES and e.get("nl", 1) <= 1
+                        and not _is_small(e)):
+                    child = rel + b"/" + e["n"] if rel else e["n"]
+                    if self._wanted(child):
+                        dst = base + b"/" + child
+                        self._scouted.add(dst)
+                        self._heavy(e, dst)
+            elif kind == "d":
+                child = rel + b"/" + e["n"] if rel else e["n"]
+                if not self._descend(child):
+                    continue
+                dst = base + b"/" + child
                 try:
                     os.mkdir(dst, 0o700)  # its real mode is set last
                 except FileExistsError:
@@ -173,12 +279,26 @@ class Restorer:
                         os.mkdir(dst, 0o700)
                 self.stats.dirs += 1
                 if e.get("st"):
-                    self._walk(e["st"], child)
-            elif not self._wanted(child):
+                    self._scout(e["st"], child, base)
+
+    # -- the walk: specials and small files --------------------------------------------------
+    def _walk(self, tree_id: bytes, rel: bytes) -> None:
+        target = self.target.rstrip(b"/")
+        scouted = self._scouted
+        for e in entries_of(self._tree(tree_id, rel)):
+            child = rel + b"/" + e["n"] if rel else e["n"]
+            if not self._descend(child):
                 continue
-            elif kind == "f":
-                self._file(e, dst)
-            else:
+            dst = target + b"/" + child
+            kind = e["t"]
+            if kind == "f":
+                if dst not in scouted and self._wanted(child):
+                    self._file(e, dst)
+            elif kind == "d":
+                if e.get("st"):
+                    self._walk(e["st"], child)
+                self._dirs.append((dst, e))
+            elif self._wanted(child):
                 self._special(e, dst)
 
     def _tree(self, tree_id: bytes, rel: bytes) -> dict:
@@ -189,29 +309,137 @@ class Restorer:
             return {"e": []}
 
     def _file(self, e: dict, dst: bytes) -> None:
-        self.stats.files += 1
         if e.get("nl", 1) > 1 and "i" in e:
             key = (e.get("dv", 0), e["i"])
             first = self._links.get(key)
             if first is not None:
                 self._deferred_links.append((dst, first))
+                self._count(1, 0)
                 return
             self._links[key] = dst
+        if _is_small(e):
+            self._batch.append((e, dst))
+            self._batch_bytes += e.get("sz", 0)
+            if len(self._batch) >= BATCH_FILES or self._batch_bytes >= BATCH_BYTES:
+                self._flush()
+        else:
+            self._heavy(e, dst)
+
+    def _heavy(self, e: dict, dst: bytes) -> None:
         if e.get("sz", 0) >= SPLIT_SIZE and len(e.get("c", ())) > 1:
             self._split(e, dst)
-            return
-        self._batch.append((e, dst))
-        self._batch_bytes += e.get("sz", 0)
-        if len(self._batch) >= BATCH_FILES or self._batch_bytes >= BATCH_BYTES:
-            self._flush()
+        else:
+            self._submit((self._whole_file, e, dst))
+
+    def _flush(self) -> None:
+        if self._batch:
+            batch, self._batch, self._batch_bytes = self._batch, [], 0
+            self._write_batch(batch)
+
+    def _submit(self, item: tuple) -> None:
+        with self._cv:
+            self._queue.append(item)
+            self._cv.notify()
+
+    # -- work queue --------------------------------------------------------------------------
+    def _helper(self) -> None:
+        cv, queue = self._cv, self._queue
+        while True:
+            with cv:
+                while not queue and not self._closing:
+                    cv.wait()
+                if not queue:
+                    return
+                item = queue.popleft()
+                self._busy += 1
+            try:
+                item[0](*item[1:])
+            except BaseException as exc:  # noqa: BLE001
+                self._errors.append(exc)
+            finally:
+                with cv:
+                    self._busy -= 1
+                    if not queue and not self._busy:
+                        cv.notify_all()
+
+    def _drain(self) -> None:
+        """After the walk: take queued work too, then wait for the helper to finish."""
+        cv, queue = self._cv, self._queue
+        while True:
+            with cv:
+                while not queue and self._busy:
+                    cv.wait()
+                if not queue:
+                    return
+                item = queue.popleft()
+            item[0](*item[1:])
+
+    # -- writing -------------------------------------------------------------------------------
+    def _create(self, e: dict, dst: bytes) -> tuple[int, int]:
+        mode = e["m"] & 0o777 | 0o600  # owner can always write while restoring
+        try:
+            return os.open(dst, _CREATE, mode), mode
+        except FileExistsError:  # replace, never write through, what is there
+            os.unlink(dst)
+            return os.open(dst, _CREATE, mode), mode
+
+    def _write_batch(self, batch: list[tuple[dict, bytes]]) -> None:
+        """Small files (at most one chunk each): blobs loaded together, then written."""
+        ids = [e["c"][0] for e, _ in batch if e.get("c")]
+        loaded = self.repo.load_small_blobs(ids) if ids else {}
+        warn = self._warn
+        created = self._umask_zero
+        written = 0
+        for e, dst in batch:
+            fd, mode = self._create(e, dst)
+            try:
+                chunks = e.get("c")
+                if chunks:
+                    data = loaded[chunks[0]]
+                    if isinstance(data, DamagedData):
+                        self._damaged(f"{os.fsdecode(dst)}: {data}")
+                    elif e.get("sp") and _is_zero(data):
+                        os.ftruncate(fd, len(data))
+                        written += len(data)
+                    else:
+                        _write_all(fd, data)
+                        written += len(data)
+                apply_metadata(dst, e, fd, mode if created else None, warn)
+            finally:
+                os.close(fd)
+        self._count(len(batch), written)
+
+    def _whole_file(self, e: dict, dst: bytes) -> None:
+        sparse = e.get("sp", False)
+        written = 0
+        load = self.repo.load_blob_view
+        fd, mode = self._create(e, dst)
+        try:
+            try:
+                for cid in e.get("c", ()):
+                    data = load(cid)
+                    if sparse and _is_zero(data):
+                        os.lseek(fd, len(data), os.SEEK_CUR)
+                    else:
+                        _write_all(fd, data)
+                    written += len(data)
+            except DamagedData as exc:
+                self._damaged(f"{os.fsdecode(dst)}: {exc}")
+            if sparse:
+                os.ftruncate(fd, written)
+            apply_metadata(dst, e, fd, mode if self._umask_zero else None, self._warn)
+        finally:
+            os.close(fd)
+        self._count(1, written)
 
     def _split(self, e: dict, dst: bytes) -> None:
-        """Create the file at its size, then let workers fill ranges of it in parallel."""
+        """Create the file at its size; its ranges are queued (they fill in any order)."""
         parts: list[tuple[int, list[bytes]]] = []
         offset = start = 0
         ids: list[bytes] = []
+        lookup = self.repo.index.lookup
         for cid in e["c"]:
-            found = self.repo.index.lookup(cid)
+            found = lookup(cid)
             ids.append(cid)
             offset += found[1].raw_len if found else 0
             if offset - start >= SPLIT_PART:
@@ -225,96 +453,39 @@ class Restorer:
         finally:
             os.close(fd)
         shared = _SplitFile(e, dst, mode, len(parts))
-        for start, ids in parts:
-            self._slots.acquire()
-            self._pool.submit(self._run_part, shared, start, ids)
+        with self._cv:
+            self._queue.extend((self._run_part, shared, start, ids) for start, ids in parts)
+            self._cv.notify()
 
     def _run_part(self, shared: _SplitFile, offset: int, ids: list[bytes]) -> None:
-        try:
-            written = 0
-            sparse = shared.entry.get("sp", False)
-            fd = os.open(shared.dst, os.O_WRONLY | os.O_NOFOLLOW)
-            try:
-                for cid in ids:
-                    data = self.repo.load_blob_view(cid)
-                    if not (sparse and _is_zero(data)):
-                        os.pwrite(fd, data, offset + written)
-                    written += len(data)
-            except DamagedData as exc:
-                with self._mutex:
-                    self.stats.damaged.append(f"{os.fsdecode(shared.dst)}: {exc}")
-            finally:
-                os.close(fd)
-            with self._mutex:
-                self.stats.bytes_written += written
-                shared.remaining -= 1
-                last = shared.remaining == 0
-            if last:  # metadata (times above all) once every range is written
-                fd = os.open(shared.dst, os.O_WRONLY | os.O_NOFOLLOW)
-                try:
-                    apply_metadata(shared.dst, shared.entry, fd,
-                                   shared.mode if self._umask_zero else None)
-                finally:
-                    os.close(fd)
-        except BaseException as exc:  # noqa: BLE001
-            self._errors.append(exc)
-        finally:
-            self._slots.release()
-
-    def _create(self, e: dict, dst: bytes) -> tuple[int, int]:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        mode = e["m"] & 0o777 | 0o600  # owner can always write while restoring
-        try:
-            return os.open(dst, flags, mode), mode
-        except FileExistsError:  # replace, never write through, what is there
-            os.unlink(dst)
-            return os.open(dst, flags, mode), mode
-
-    def _flush(self) -> None:
-        if self._batch:
-            batch, self._batch, self._batch_bytes = self._batch, [], 0
-            self._slots.acquire()
-            self._pool.submit(self._run_batch, batch)
-
-    def _run_batch(self, batch: list[tuple[dict, bytes]]) -> None:
-        try:
-            small = [e["c"][0] for e, _ in batch
-                     if len(e.get("c", ())) == 1 and e.get("sz", 0) < SMALL_BLOB]
-            preloaded = self.repo.load_small_blobs(small) if len(small) > 1 else {}
-            for e, dst in batch:
-                self._write_file(e, dst, preloaded)
-        except BaseException as exc:  # noqa: BLE001
-            self._errors.append(exc)
-        finally:
-            self._slots.release()
-
-    def _write_file(self, e: dict, dst: bytes, preloaded: dict | None = None) -> None:
-        sparse = e.get("sp", False)
         written = 0
-        fd, mode = self._create(e, dst)
+        sparse = shared.entry.get("sp", False)
+        load = self.repo.load_blob_view
+        fd = os.open(shared.dst, os.O_WRONLY | os.O_NOFOLLOW)
         try:
-            try:
-                for cid in e.get("c", ()):
-                    data = preloaded.pop(cid, None) if preloaded else None
-                    if data is None:
-                        data = self.repo.load_blob_view(cid)
-                    elif isinstance(data, DamagedData):
-                        raise data
-                    if sparse and _is_zero(data):
-                        os.lseek(fd, len(data), os.SEEK_CUR)
-                    else:
-                        os.write(fd, data)
-                    written += len(data)
-            except DamagedData as exc:
-                with self._mutex:
-                    self.stats.damaged.append(f"{os.fsdecode(dst)}: {exc}")
-            if sparse:
-                os.ftruncate(fd, written)
-            apply_metadata(dst, e, fd, mode if self._umask_zero else None)
+            for cid in ids:
+                data = load(cid)
+                if not (sparse and _is_zero(data)):
+                    with shared.lock:
+                        os.pwrite(fd, data, offset + written)
+                written += len(data)
+        except DamagedData as exc:
+            self._damaged(f"{os.fsdecode(shared.dst)}: {exc}")
         finally:
             os.close(fd)
         with self._mutex:
             self.stats.bytes_written += written
+            shared.remaining -= 1
+            last = shared.remaining == 0
+            if last:
+                self.stats.files += 1
+        if last:  # metadata (times above all) once every range is written
+            fd = os.open(shared.dst, os.O_WRONLY | os.O_NOFOLLOW)
+            try:
+                apply_metadata(shared.dst, shared.entry, fd,
+                               shared.mode if self._umask_zero else None, self._warn)
+            finally:
+                os.close(fd)
 
     def _special(self, e: dict, dst: bytes) -> None:
         kind = e["t"]
@@ -329,25 +500,9 @@ class Restorer:
                 os.mknod(dst, e["m"] | (0o020000 if kind == "c" else 0o060000), e.get("rd", 0))
             else:  # sockets are not restored
                 return
-            apply_metadata(dst, e)
+            apply_metadata(dst, e, warn=self._warn)
         except OSError as exc:
             self.stats.warnings.append(f"cannot create {os.fsdecode(dst)}: {exc.strerror}")
-
-    # -- second walk: directory metadata ---------------------------------------------------
-    def _dir_metadata(self, tree_id: bytes, rel: bytes) -> None:
-        for e in entries_of(self._tree(tree_id, rel)):
-            if e["t"] != "d":
-                continue
-            child = rel + b"/" + e["n"] if rel else e["n"]
-            if not self._descend(child):
-                continue
-            if e.get("st"):
-                self._dir_metadata(e["st"], child)
-            dst = os.path.join(self.target, child)
-            try:
-                apply_metadata(dst, e)
-            except OSError as exc:
-                self.stats.warnings.append(f"cannot set metadata of {os.fsdecode(dst)}: {exc.strerror}")
 
 
 def restore(repo: Repository, point: RecoveryPoint, target: bytes,
