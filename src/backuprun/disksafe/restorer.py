@@ -87,14 +87,28 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
             view = view[os.write(fd, view):]
 
 
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    n = os.pwrite(fd, data, offset)
+    if n < len(data):
+        view = memoryview(data)[n:]
+        while view:
+            n = os.pwrite(fd, view, offset + len(data) - len(view))
+            view = view[n:]
+
+
 class _SplitFile:
-    """A large file restored in ranges, possibly by both threads at once."""
+    """A large file restored in ranges (``parts``: (offset, size, chunk ids) not yet
+    taken), possibly by both threads at once."""
 
-    __slots__ = ("entry", "dst", "mode", "remaining", "lock")
+    __slots__ = ("entry", "dst", "mode", "parts", "left", "remaining", "busy", "lock")
 
-    def __init__(self, entry: dict, dst: bytes, mode: int, parts: int) -> None:
+    def __init__(self, entry: dict, dst: bytes, mode: int,
+                 parts: list[tuple[int, int, list[bytes]]]) -> None:
         self.entry, self.dst, self.mode = entry, dst, mode
-        self.remaining = parts
+        self.parts = deque(parts)
+        self.left = sum(size for _, size, _ in parts)  # bytes in parts not yet taken
+        self.remaining = len(parts)  # parts not yet written
+        self.busy = 0  # threads writing a part of it now
         self.lock = threading.Lock()  # one writer at a time: tmpfs serialises them anyway
 
 
@@ -171,7 +185,10 @@ class Restorer:
         self._wanted, self._descend = _selector(paths)
         self._full = not paths
         self._helpers = max(1, workers - 1)
-        self._queue: deque = deque()  # work for the helper (and, after the walk, for us)
+        # work for the helper (and, after the walk, for us): whole files, and big files in
+        # ranges; see _take for the order
+        self._queue: deque = deque()
+        self._bigs: list[_SplitFile] = []
         self._cv = threading.Condition(threading.Lock())
         self._busy = 0
         self._closing = False
@@ -334,7 +351,8 @@ class Restorer:
     def _flush(self) -> None:
         if self._batch:
             batch, self._batch, self._batch_bytes = self._batch, [], 0
-            self._write_batch(batch)
+            ids = [e["c"][0] for e, _ in batch if e.get("c")]
+            self._write_batch(batch, self.repo.load_small_blobs(ids) if ids else {})
 
     def _submit(self, item: tuple) -> None:
         with self._cv:
@@ -342,15 +360,42 @@ class Restorer:
             self._cv.notify()
 
     # -- work queue --------------------------------------------------------------------------
+    def _take(self):
+        """The next piece of work (call with ``_cv`` held), or ``None``.
+
+        A range of the big file with the most bytes left that no thread is writing (so the
+        big files finish together and never leave one file's ranges as the last work: the
+        kernel writes one file at a time), else a whole file, else a range of a big file
+        another thread is writing too (its decompression still runs beside)."""
+        best = busy = None
+        for f in self._bigs:
+            if f.parts:
+                if not f.busy and (best is None or f.left > best.left):
+                    best = f
+                elif busy is None or f.left > busy.left:
+                    busy = f
+        if best is None and self._queue:
+            return self._queue.popleft()
+        best = best or busy
+        if best is None:
+            return None
+        offset, size, ids = best.parts.popleft()
+        best.left -= size
+        best.busy += 1
+        if not best.parts:
+            self._bigs.remove(best)
+        return self._run_part, best, offset, ids
+
     def _helper(self) -> None:
-        cv, queue = self._cv, self._queue
+        cv = self._cv
         while True:
             with cv:
-                while not queue and not self._closing:
+                item = self._take()
+                while item is None and not self._closing:
                     cv.wait()
-                if not queue:
+                    item = self._take()
+                if item is None:
                     return
-                item = queue.popleft()
                 self._busy += 1
             try:
                 item[0](*item[1:])
@@ -359,20 +404,28 @@ class Restorer:
             finally:
                 with cv:
                     self._busy -= 1
-                    if not queue and not self._busy:
+                    if not self._busy:
                         cv.notify_all()
 
     def _drain(self) -> None:
         """After the walk: take queued work too, then wait for the helper to finish."""
-        cv, queue = self._cv, self._queue
+        cv = self._cv
         while True:
             with cv:
-                while not queue and self._busy:
+                item = self._take()
+                while item is None and self._busy:
                     cv.wait()
-                if not queue:
+                    item = self._take()
+                if item is None:
                     return
-                item = queue.popleft()
-            item[0](*item[1:])
+                self._busy += 1
+            try:
+                item[0](*item[1:])
+            finally:
+                with cv:
+                    self._busy -= 1
+                    if not self._busy:
+                        cv.notify_all()
 
     # -- writing -------------------------------------------------------------------------------
     def _create(self, e: dict, dst: bytes) -> tuple[int, int]:
@@ -383,10 +436,8 @@ class Restorer:
             os.unlink(dst)
             return os.open(dst, _CREATE, mode), mode
 
-    def _write_batch(self, batch: list[tuple[dict, bytes]]) -> None:
-        """Small files (at most one chunk each): blobs loaded together, then written."""
-        ids = [e["c"][0] for e, _ in batch if e.get("c")]
-        loaded = self.repo.load_small_blobs(ids) if ids else {}
+    def _write_batch(self, batch: list[tuple[dict, bytes]], loaded: dict) -> None:
+        """Small files (at most one chunk each), their blobs ``loaded`` together."""
         warn = self._warn
         created = self._umask_zero
         written = 0
@@ -434,7 +485,7 @@ class Restorer:
 
     def _split(self, e: dict, dst: bytes) -> None:
         """Create the file at its size; its ranges are queued (they fill in any order)."""
-        parts: list[tuple[int, list[bytes]]] = []
+        parts: list[tuple[int, int, list[bytes]]] = []
         offset = start = 0
         ids: list[bytes] = []
         lookup = self.repo.index.lookup
@@ -443,36 +494,39 @@ class Restorer:
             ids.append(cid)
             offset += found[1].raw_len if found else 0
             if offset - start >= SPLIT_PART:
-                parts.append((start, ids))
+                parts.append((start, offset - start, ids))
                 start, ids = offset, []
         if ids:
-            parts.append((start, ids))
+            parts.append((start, offset - start, ids))
         fd, mode = self._create(e, dst)
         try:
             os.ftruncate(fd, e["sz"])
         finally:
             os.close(fd)
-        shared = _SplitFile(e, dst, mode, len(parts))
         with self._cv:
-            self._queue.extend((self._run_part, shared, start, ids) for start, ids in parts)
+            self._bigs.append(_SplitFile(e, dst, mode, parts))
             self._cv.notify()
 
     def _run_part(self, shared: _SplitFile, offset: int, ids: list[bytes]) -> None:
         written = 0
         sparse = shared.entry.get("sp", False)
         load = self.repo.load_blob_view
-        fd = os.open(shared.dst, os.O_WRONLY | os.O_NOFOLLOW)
         try:
-            for cid in ids:
-                data = load(cid)
-                if not (sparse and _is_zero(data)):
-                    with shared.lock:
-                        os.pwrite(fd, data, offset + written)
-                written += len(data)
-        except DamagedData as exc:
-            self._damaged(f"{os.fsdecode(shared.dst)}: {exc}")
+            fd = os.open(shared.dst, os.O_WRONLY | os.O_NOFOLLOW)
+            try:
+                for cid in ids:
+                    data = load(cid)
+                    if not (sparse and _is_zero(data)):
+                        with shared.lock:
+                            _pwrite_all(fd, data, offset + written)
+                    written += len(data)
+            except DamagedData as exc:
+                self._damaged(f"{os.fsdecode(shared.dst)}: {exc}")
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
+            with self._cv:
+                shared.busy -= 1
         with self._mutex:
             self.stats.bytes_written += written
             shared.remaining -= 1
