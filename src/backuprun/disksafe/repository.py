@@ -265,11 +265,10 @@ class Repository:
                 end = max(end, e2.offset + e2.length)
                 j += 1
             try:
-                data = self.storage.load(pack.name, start, end - start)
+                view = memoryview(self.storage.load(pack.name, start, end - start))
             except NotFound:
-                data = None
+                view = None
             cipher = self._cipher(pack.salt)
-            view = memoryview(data) if data is not None else None
             for pack, entry in located[i:j]:
                 blob_id = entry.id
                 try:

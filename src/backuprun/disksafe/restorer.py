@@ -24,6 +24,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
+import msgpack
+
 from backuprun.disksafe.errors import DamagedData, PathNotFound
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.repository import Repository
@@ -34,6 +36,7 @@ BATCH_BYTES = 4 * 1024 * 1024
 SMALL_BLOB = 256 * 1024  # single-chunk files below this are written by the walking thread
 SPLIT_SIZE = 32 * 1024 * 1024  # files this big are restored in ranges, by both threads
 SPLIT_PART = 8 * 1024 * 1024
+TREE_CACHE = 16 * 1024 * 1024  # bytes of trees the scout read kept (plaintext) for the walk
 SCOUT_FILES = 4096  # bigger files queued for the helper before the walk begins (memory bound)
 SWITCH_INTERVAL = 0.0005  # s; the helper's short GIL turns should not wait 5 ms each
 MAX_DETAILED_WARNINGS = 20  # per kind; the rest are counted in one line
@@ -199,6 +202,8 @@ class Restorer:
         self._deferred_links: list[tuple[bytes, bytes]] = []
         self._dirs: list[tuple[bytes, dict]] = []  # children before parents
         self._scouted: set[bytes] = set()  # files the scout queued already
+        self._trees: dict[bytes, bytes] = {}  # tree id -> plaintext, read by the scout
+        self._trees_room = TREE_CACHE
         self._errors: list[BaseException] = []
 
     def _warn(self, kind: str, message: str) -> None:
@@ -232,6 +237,7 @@ class Restorer:
         try:
             self._scout(self.point.tree, b"", self.target.rstrip(b"/"))
             self._walk(self.point.tree, b"")
+            self._trees.clear()
             self._flush()
             self._drain()
         finally:
@@ -270,9 +276,13 @@ class Restorer:
         walk writes the small ones (a tree walk costs ~2 us an entry; the big files often
         sit late in the walk, which would leave the helper idle until then)."""
         try:
-            entries = entries_of(self.repo.load_tree(tree_id))
-        except DamagedData:
-            return  # the walk reports it
+            data = self.repo.load_blob(tree_id)
+            if len(data) <= self._trees_room and tree_id not in self._trees:
+                self._trees[tree_id] = data
+                self._trees_room -= len(data)
+            entries = entries_of(msgpack.unpackb(data, raw=False, strict_map_key=False))
+        except Exception:  # noqa: BLE001 - the walk reports it
+            return
         for e in entries:
             kind = e["t"]
             if kind == "f":
@@ -320,7 +330,13 @@ class Restorer:
 
     def _tree(self, tree_id: bytes, rel: bytes) -> dict:
         try:
-            return self.repo.load_tree(tree_id)
+            data = self._trees.get(tree_id)
+            if data is None:
+                return self.repo.load_tree(tree_id)
+            try:
+                return msgpack.unpackb(data, raw=False, strict_map_key=False)
+            except Exception as exc:  # noqa: BLE001 - as Repository.load_tree says it
+                raise DamagedData(f"tree {tree_id.hex()}: does not parse: {exc}") from None
         except DamagedData as exc:
             self.stats.damaged.append(f"{os.fsdecode(rel) or '/'} (directory): {exc}")
             return {"e": []}
@@ -455,7 +471,12 @@ class Restorer:
                     else:
                         _write_all(fd, data)
                         written += len(data)
-                apply_metadata(dst, e, fd, mode if created else None, warn)
+                if mode == e["m"] and not e.get("x") and not (
+                        _IS_ROOT and (e.get("u", -1), e.get("g", -1)) != _OWN_IDS) and created:
+                    mt = e["mt"]  # what apply_metadata does here, without the call
+                    os.utime(fd, ns=(e.get("at", mt), mt))
+                else:
+                    apply_metadata(dst, e, fd, mode if created else None, warn)
             finally:
                 os.close(fd)
         self._count(len(batch), written)
