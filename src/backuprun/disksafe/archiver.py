@@ -40,6 +40,7 @@ EARLY_SUBMIT = 64  # past this many, a part-filled batch the oldest one needs is
 READER_COMPRESS = 256 * 1024  # chunks this big are compressed by the reader itself;
 # smaller ones go to the packer threads, which compress a batch in one native call
 OUT_BATCH = 512 * 1024  # new chunks handed to the writer together
+TREE_BATCH = 64  # new tree blobs handed to the writer together (or OUT_BATCH bytes)
 
 
 def _open_noatime(path: bytes, flags: int) -> int:
@@ -106,6 +107,8 @@ class Archiver:
         self._batch: _Job | None = None
         self._pending: deque[_Dir] = deque()
         self._hardlinks: dict[tuple[int, int], tuple[dict, _Job | None]] = {}
+        self._trees: list[tuple] = []  # new tree blobs not handed to the writer yet
+        self._trees_bytes = 0
 
     # -- walking -----------------------------------------------------------------------
     def run(self, source: bytes, parent_tree: bytes | None) -> bytes:
@@ -115,6 +118,7 @@ class Archiver:
             self._submit_batch()
             while self._pending:
                 self._finalize(self._pending.popleft())
+            self._flush_trees()
         finally:
             self._pool.shutdown(wait=True)
         assert root.tree_id is not None
@@ -383,8 +387,18 @@ class Archiver:
         data = encode_tree(entries)
         tree_id = self.repo.keys.chunk_id(data)
         if self.writer.claim(tree_id):
-            self.writer.add(BLOB_TREE, tree_id, data)
+            # Batched: one hand-off to the packer thread per TREE_BATCH trees, not per
+            # directory (a changed re-run re-stores thousands of small trees).
+            self._trees.append((BLOB_TREE, tree_id, None, data, len(data)))
+            self._trees_bytes += len(data)
+            if len(self._trees) >= TREE_BATCH or self._trees_bytes >= OUT_BATCH:
+                self._flush_trees()
         return tree_id
+
+    def _flush_trees(self) -> None:
+        if self._trees:
+            trees, self._trees, self._trees_bytes = self._trees, [], 0
+            self.writer.add_many(trees)
 
 
 def latest_point_for(repo: Repository, source: bytes) -> RecoveryPoint | None:
