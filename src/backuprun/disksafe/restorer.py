@@ -1,10 +1,14 @@
 """Restore: a recovery point (all of it or chosen paths) back into a folder.
 
-The calling thread walks the trees, creating directories, symlinks and special files, and
-writes the small files itself, a batch at a time (their blobs read, verified and
-decompressed together, then one create, write, utime and close each). Bigger files go to a
-helper thread; files of ``SPLIT_SIZE`` and more are cut into ranges so that, once the walk
-is done, the calling thread can take ranges too. Python threads that both make many small
+The calling thread first scouts the trees: it creates every directory and queues the
+bigger files for a helper thread (up to ``SCOUT_FILES`` of them; later ones are queued as
+the walk meets them), so the helper starts at once even when they sit late in the walk.
+Then it walks again (reusing the trees the scout read), creating symlinks and special
+files, and writes the small files itself, a batch at a time (their blobs read in exact,
+coalesced ranges, verified and decompressed together, then one create, write, utime and
+close each). Files of ``SPLIT_SIZE`` and more are cut into ranges, taken first from the
+file with the most bytes left that no thread is writing; once the walk is done, the
+calling thread takes queued work too. Python threads that both make many small
 system calls mostly hand the GIL to each other (measured: two threads creating 30 000 small
 files in tmpfs took twice as long as one), so the many small files stay on one thread and
 the helper does few, long calls (reads, decompression, writes of big chunks) that release
@@ -240,6 +244,11 @@ class Restorer:
             self._trees.clear()
             self._flush()
             self._drain()
+        except BaseException:
+            with self._cv:  # the helper stops after what it is doing
+                self._queue.clear()
+                self._bigs.clear()
+            raise
         finally:
             with self._cv:
                 self._closing = True
