@@ -219,8 +219,9 @@ class Repository:
 
     def load_blob_view(self, blob_id: bytes) -> bytes | memoryview:
         """Like :meth:`load_blob`, without copies where possible: the result may be a view
-        into a per-thread buffer, valid until this thread's next ``load_blob_view``. Reads exactly the blob (data
-        chunks are big, or come in batches through :meth:`load_small_blobs`)."""
+        into a per-thread buffer, valid until this thread's next ``load_blob_view``. Reads
+        exactly the blob, no read-ahead (data chunks are big, or come in batches through
+        :meth:`load_small_blobs`)."""
         pack, entry = self.locate(blob_id)
         try:
             sealed = self._read_exact(pack, entry)
