@@ -115,3 +115,24 @@ def test_large_files_restored_in_parallel_parts(repo: Repository, source: bytes,
     restore(repo, point, target)
     assert describe(target) == describe(source)
     assert os.stat(os.path.join(target, b"holey")).st_blocks * 512 < 10 << 20
+
+
+@pytest.mark.parametrize("own_process", [True, False])
+def test_exact_modes_under_any_umask_and_process_settings_restored(
+        repo: Repository, source: bytes, tmp_path: Path, own_process: bool) -> None:
+    import gc
+    import sys
+
+    make_sample_tree(source)
+    os.chmod(os.path.join(source, b"dir/a.txt"), 0o777)  # the umask would clear bits
+    point, _ = backup(repo, source, None)
+    old = os.umask(0o077)
+    switch = sys.getswitchinterval()
+    try:
+        target = os.fsencode(tmp_path / "out")
+        restore(repo, point, target, own_process=own_process)
+        assert os.umask(0o077) == 0o077 and gc.isenabled()
+        assert sys.getswitchinterval() == switch
+    finally:
+        os.umask(old)
+    assert describe(target) == describe(source)

@@ -211,7 +211,7 @@ def restore(location: str = Location,
         with repo.lock(False, "restore"):
             rp = repo.find_point(point)
             r = Restorer(repo, rp, os.fsencode(os.path.abspath(target)),
-                         [os.fsencode(p) for p in paths] if paths else None)
+                         [os.fsencode(p) for p in paths] if paths else None, own_process=True)
             holder.append(r)
             with _progress(quiet, "restore", poll):
                 stats = r.run()

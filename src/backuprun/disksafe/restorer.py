@@ -180,9 +180,19 @@ def apply_metadata(path: bytes, e: dict, fd: int | None = None,
 
 
 class Restorer:
+    """Restores one recovery point (or chosen paths) under ``target``.
+
+    ``own_process=True`` (the CLI) lets the restore tune process-wide settings while it
+    runs: umask 0 (files are created with their exact mode, saving a chmod each), the
+    cyclic GC off and a shorter GIL switch interval. Leave it False inside a server,
+    where other threads must not see those change.
+    """
+
     def __init__(self, repo: Repository, point: RecoveryPoint, target: bytes,
-                 paths: list[bytes] | None = None, workers: int = 2) -> None:
+                 paths: list[bytes] | None = None, workers: int = 2,
+                 own_process: bool = False) -> None:
         self.repo = repo
+        self._own_process = own_process
         self.point = point
         self.target = target
         self.stats = RestoreStats()
@@ -228,14 +238,16 @@ class Restorer:
             if path.strip(b"/") and find(self.repo, self.point.tree, path) is None:
                 raise PathNotFound(f"no {os.fsdecode(path)} in recovery point {self.point.id}")
         os.makedirs(self.target, exist_ok=True)
-        old_umask = os.umask(0)  # created modes are exact, saving a chmod per file
-        self._umask_zero = True
-        gc_was = gc.isenabled()
-        gc.disable()  # tree entries are many small dicts; no cycles are made here
+        tuned = self._own_process
+        if tuned:
+            old_umask = os.umask(0)  # created modes are exact, saving a chmod per file
+            self._umask_zero = True
+            gc_was = gc.isenabled()
+            gc.disable()  # tree entries are many small dicts; no cycles are made here
+            switch = sys.getswitchinterval()
+            sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         threads = [threading.Thread(target=self._helper, name=f"disksafe-restore-{i}",
                                     daemon=True) for i in range(self._helpers)]
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         for t in threads:
             t.start()
         try:
@@ -255,11 +267,12 @@ class Restorer:
                 self._cv.notify_all()
             for t in threads:
                 t.join()
-            os.umask(old_umask)
-            sys.setswitchinterval(switch)
-            self._umask_zero = False
-            if gc_was:
-                gc.enable()
+            if tuned:
+                os.umask(old_umask)
+                sys.setswitchinterval(switch)
+                self._umask_zero = False
+                if gc_was:
+                    gc.enable()
         if self._errors:
             raise self._errors[0]
         for path, first in self._deferred_links:
@@ -590,7 +603,8 @@ class Restorer:
 
 
 def restore(repo: Repository, point: RecoveryPoint, target: bytes,
-            paths: list[bytes] | None = None, workers: int = 2) -> RestoreStats:
+            paths: list[bytes] | None = None, workers: int = 2,
+            own_process: bool = False) -> RestoreStats:
     """Restore ``point`` (or the chosen ``paths`` of it) under ``target``; shared lock."""
     with repo.lock(False, "restore"):
-        return Restorer(repo, point, target, paths, workers).run()
+        return Restorer(repo, point, target, paths, workers, own_process).run()
