@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backuprun.disksafe import restorer
+from backuprun.disksafe import restoremeta
 from backuprun.disksafe.archiver import backup
 from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.restorer import restore
@@ -54,8 +54,8 @@ def test_owners_that_cannot_be_set_are_warnings(repo: Repository, source: bytes,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     _source(source)
     point, _ = backup(repo, source, None)
-    monkeypatch.setattr(restorer, "_IS_ROOT", True)  # as if root restoring others' files
-    monkeypatch.setattr(restorer, "_OWN_IDS", (-2, -2))
+    monkeypatch.setattr(restoremeta, "_IS_ROOT", True)  # as if root restoring others' files
+    monkeypatch.setattr(restoremeta, "_OWN_IDS", (-2, -2))
 
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
@@ -76,7 +76,7 @@ def test_many_warnings_of_a_kind_are_counted(repo: Repository, source: bytes, tm
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     _source(source)
     point, _ = backup(repo, source, None)
-    monkeypatch.setattr(restorer, "MAX_DETAILED_WARNINGS", 1)
+    monkeypatch.setattr(restoremeta, "MAX_DETAILED_WARNINGS", 1)
 
     def refuse(*args, **kwargs):
         raise OSError(errno.ENOTSUP, os.strerror(errno.ENOTSUP))

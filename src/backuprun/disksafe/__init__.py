@@ -9,7 +9,8 @@ Layers (imports flow downward only; storage never sees a key or plaintext)::
     reindex        pack contents from trailers, writing complete indexes, rebuild-index
     archiver       file tree -> chunks + tree blobs -> recovery point (incremental)
     metadata       stat/xattr/owner names -> tree entries (backup side)
-    restorer       recovery point -> file tree (metadata, hard links, sparse files)
+    restorer       recovery point -> file tree (hard links, sparse files, two threads)
+    restoremeta    tree entries -> owner, mode, times, xattrs (restore side); warnings
     listing        ls lines, streamed
     tree           tree blobs: one per directory, entries with metadata and chunk ids
     recoverypoint  the recovery point record

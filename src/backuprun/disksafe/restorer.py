@@ -33,6 +33,7 @@ import msgpack
 from backuprun.disksafe.errors import DamagedData, PathNotFound
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.repository import Repository
+from backuprun.disksafe.restoremeta import Warnings, apply_metadata, owner_changes
 from backuprun.disksafe.tree import entries_of, find
 
 BATCH_FILES = 128  # small files read, verified and decompressed together
@@ -43,9 +44,6 @@ SPLIT_PART = 8 * 1024 * 1024
 TREE_CACHE = 16 * 1024 * 1024  # bytes of trees the scout read kept (plaintext) for the walk
 SCOUT_FILES = 4096  # bigger files queued for the helper before the walk begins (memory bound)
 SWITCH_INTERVAL = 0.0005  # s; the helper's short GIL turns should not wait 5 ms each
-MAX_DETAILED_WARNINGS = 20  # per kind; the rest are counted in one line
-_IS_ROOT = os.geteuid() == 0
-_OWN_IDS = (os.geteuid(), os.getegid())
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 
 
@@ -56,25 +54,6 @@ class RestoreStats:
     bytes_written: int = 0
     damaged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-class _Warnings:
-    """Warnings of one restore: the first few of each kind in full, the rest counted."""
-
-    def __init__(self, out: list[str]) -> None:
-        self.out = out
-        self.counts: dict[str, int] = {}
-
-    def add(self, kind: str, message: str) -> None:
-        n = self.counts.get(kind, 0) + 1
-        self.counts[kind] = n
-        if n <= MAX_DETAILED_WARNINGS:
-            self.out.append(message)
-
-    def finish(self) -> None:
-        for kind, n in self.counts.items():
-            if n > MAX_DETAILED_WARNINGS:
-                self.out.append(f"{n - MAX_DETAILED_WARNINGS} more entries: cannot set {kind}")
 
 
 def _is_zero(data: bytes | memoryview) -> bool:
@@ -134,51 +113,6 @@ def _selector(paths: list[bytes] | None):
     return wanted, descend
 
 
-def apply_metadata(path: bytes, e: dict, fd: int | None = None,
-                   created_mode: int | None = None, warn=None) -> None:
-    """Set owner, xattrs, mode and times of ``path`` (or open ``fd``) from entry ``e``.
-
-    ``created_mode``: the mode the file was just created with (umask 0), so an equal
-    mode needs no chmod. ``warn(kind, message)`` hears of an owner or extended attribute
-    that could not be set (nothing is said when it is ``None``); mode and times raise."""
-    link = e["t"] == "l"
-    owner_changes = _IS_ROOT and (e.get("u", -1), e.get("g", -1)) != _OWN_IDS
-    if owner_changes:
-        uid, gid = e.get("u", -1), e.get("g", -1)
-        try:
-            if fd is not None:
-                os.fchown(fd, uid, gid)
-            else:
-                os.chown(path, uid, gid, follow_symlinks=False)
-        except OSError as exc:
-            if warn is not None:
-                warn("owner", f"cannot set owner {uid}:{gid} of {os.fsdecode(path)}: "
-                              f"{exc.strerror}")
-    xattrs = e.get("x")
-    if xattrs:
-        for name, value in xattrs.items():
-            try:
-                if fd is not None:
-                    os.setxattr(fd, name, value)
-                else:
-                    os.setxattr(path, name, value, follow_symlinks=False)
-            except OSError as exc:
-                if warn is not None:
-                    warn("extended attributes",
-                         f"cannot set extended attribute {os.fsdecode(name)} of "
-                         f"{os.fsdecode(path)}: {exc.strerror}")
-    if not link and (owner_changes or created_mode != e["m"]):
-        if fd is not None:
-            os.fchmod(fd, e["m"])
-        else:
-            os.chmod(path, e["m"])
-    mt = e["mt"]
-    if fd is not None:
-        os.utime(fd, ns=(e.get("at", mt), mt))
-    else:
-        os.utime(path, ns=(e.get("at", mt), mt), follow_symlinks=not link)
-
-
 class Restorer:
     """Restores one recovery point (or chosen paths) under ``target``.
 
@@ -196,7 +130,7 @@ class Restorer:
         self.point = point
         self.target = target
         self.stats = RestoreStats()
-        self._warnings = _Warnings(self.stats.warnings)
+        self._warnings = Warnings(self.stats.warnings)
         self._paths = paths or []
         self._umask_zero = False
         self._wanted, self._descend = _selector(paths)
@@ -493,8 +427,7 @@ class Restorer:
                     else:
                         _write_all(fd, data)
                         written += len(data)
-                if mode == e["m"] and not e.get("x") and not (
-                        _IS_ROOT and (e.get("u", -1), e.get("g", -1)) != _OWN_IDS) and created:
+                if created and mode == e["m"] and not e.get("x") and not owner_changes(e):
                     mt = e["mt"]  # what apply_metadata does here, without the call
                     os.utime(fd, ns=(e.get("at", mt), mt))
                 else:
