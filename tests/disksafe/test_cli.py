@@ -177,3 +177,35 @@ def test_verify_forget_prune_rebuild_index(run, tmp_path: Path) -> None:
     pack.write_bytes(bytes(raw))
     r = run("verify", str(safe), "--read-data", code=3)
     assert "damaged:" in r.output and "1 damaged files" in r.output
+
+
+def test_maintenance_commands_refuse_cleanly(run, tmp_path: Path) -> None:
+    safe, src = tmp_path / "safe", tmp_path / "src"
+    os.makedirs(src)
+    write(os.fsencode(src / "f"), os.urandom(100_000))
+    run("init", str(safe))
+    run("backup", str(safe), str(src))
+    run("backup", str(safe), str(src))
+
+    def contents() -> dict:
+        return {p.relative_to(safe): p.read_bytes() for p in safe.rglob("*")
+                if p.is_file() and p.relative_to(safe).parts[0] != "locks"}
+
+    before = contents()
+    wrong = {"BACKUPRUN_DISKSAFE_PASSWORD": "wrong"}
+    for args in (["verify", str(safe)], ["prune", str(safe)], ["rebuild-index", str(safe)],
+                 ["forget", str(safe), "--keep-last", "1"]):
+        assert "wrong password" in run(*args, code=1, env=wrong).output
+    assert "no disk safe" in run("prune", str(tmp_path / "nothing"), code=1).output
+    from backuprun.disksafe.repository import Repository
+    from backuprun.storage.local import LocalStorage
+
+    repo = Repository.open(LocalStorage(safe), PW.encode())
+    with repo.lock(True, "backup"):  # a backup is running
+        for args in (["prune", str(safe)], ["forget", str(safe), "--keep-last", "1"],
+                     ["rebuild-index", str(safe)], ["verify", str(safe)]):
+            r = run(*args, code=1)
+            assert "locked" in r.output and "backup" in r.output, args
+    assert contents() == before
+    assert not list((safe / "locks").iterdir())
+    assert len(run("list", str(safe)).output.splitlines()) == 2
