@@ -8,7 +8,6 @@ what is measured is the tree: holding it whole would cost ~0.5 KB per file.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
