@@ -24,11 +24,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from backuprun.disksafe.compress import decompress
 from backuprun.disksafe.errors import DamagedData
 from backuprun.disksafe.format import PACKS_PREFIX
 from backuprun.disksafe.index import Index, PackInfo
-from backuprun.disksafe.pack import BlobEntry, open_blob, read_trailer
+from backuprun.disksafe.pack import BlobEntry, trailer_of, verify_blob
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.reindex import read_index_objects
 from backuprun.disksafe.repository import Repository
@@ -158,16 +157,10 @@ class Checker:
             try:
                 if e.offset + e.length > len(data):
                     raise DamagedData(f"{what}: beyond the end of the pack")
-                plain = open_blob(repo.keys, pack.salt, e, view[e.offset:e.offset + e.length], what)
-                try:
-                    raw = decompress(e.flags, plain, e.raw_len)
-                except Exception as exc:  # noqa: BLE001 - any decoder failure is damage
-                    raise DamagedData(f"{what}: does not decompress: {exc}") from None
-                if repo.keys.chunk_id(raw) != e.id:
-                    raise DamagedData(f"{what}: content does not match its id")
+                verify_blob(repo.keys, pack.salt, e, view[e.offset:e.offset + e.length], what)
             except DamagedData as exc:
                 bad.append((str(exc), e))
-        trailer_problem = self._check_trailer(pack, entries)
+        trailer_problem = self._check_trailer(pack, data, entries)
         with self._mutex:
             self.report.packs_read += 1
             self.report.bytes_read += len(data)
@@ -177,11 +170,12 @@ class Checker:
             if trailer_problem:
                 self.report.errors.append(trailer_problem)
 
-    def _check_trailer(self, pack: PackInfo, entries: list[BlobEntry]) -> str | None:
+    def _check_trailer(self, pack: PackInfo, data: bytes,
+                       entries: list[BlobEntry]) -> str | None:
         """Whether the pack's own list of blobs (what a rebuild reads) agrees with the index."""
         try:
-            _salt, _size, listed = read_trailer(self.repo.storage, pack.name, self.repo.keys)
-        except (DamagedData, NotFound, StorageError) as exc:
+            _salt, _size, listed = trailer_of(data, pack.name, self.repo.keys)
+        except DamagedData as exc:
             return f"pack {pack.name}: trailer unreadable ({exc}); its index entries still work"
         ids = {e.id for e in listed}
         if any(e.id not in ids for e in entries):

@@ -64,13 +64,16 @@ def compress_many(items: list[bytes]) -> list[tuple[int, bytes]]:
     return result
 
 
-def decompress(flags: int, payload: bytes | memoryview, raw_len: int) -> bytes | memoryview:
-    """Undo :func:`compress`."""
-    if flags & BF_ZSTD:
-        out = _decompressor().decompress(payload, max_output_size=raw_len)
-    else:
+def decompress(flags: int, payload: bytes | memoryview,
+               raw_len: int | None) -> bytes | memoryview:
+    """Undo :func:`compress`; ``raw_len`` is checked, unless it is unknown (None)."""
+    if not flags & BF_ZSTD:
         out = payload
-    if len(out) != raw_len:
+    elif raw_len is None:
+        out = _decompressor().decompressobj().decompress(payload)
+    else:
+        out = _decompressor().decompress(payload, max_output_size=raw_len)
+    if raw_len is not None and len(out) != raw_len:
         raise ValueError(f"{len(out)} bytes, the index says {raw_len}")
     return out
 

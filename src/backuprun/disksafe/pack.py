@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import msgpack
 
+from backuprun.disksafe.compress import decompress
 from backuprun.disksafe.crypto import SALT_SIZE, TAG_SIZE, MasterKeys
 from backuprun.disksafe.errors import DamagedData
 from backuprun.disksafe.format import F_ENCRYPTED, HEADER_SIZE, PACKS_PREFIX, T_PACK, header, parse_header
@@ -132,20 +133,46 @@ def open_blob(keys: MasterKeys, salt: bytes, entry: BlobEntry, sealed: bytes | m
                                   blob_ad(entry.type, entry.flags, entry.id), what)
 
 
+def verify_blob(keys: MasterKeys, salt: bytes, entry: BlobEntry, sealed: bytes | memoryview,
+                what: str = "blob", length_known: bool = True) -> bytes | memoryview:
+    """Open and decompress one blob and check it completely: the plaintext must hash to
+    the blob's id and, when ``length_known``, be ``entry.raw_len`` bytes long (a pack
+    walked frame by frame does not know it). Returns the plaintext; ``DamagedData``."""
+    plain = open_blob(keys, salt, entry, sealed, what)
+    try:
+        raw = decompress(entry.flags, plain, entry.raw_len if length_known else None)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is damage
+        raise DamagedData(f"{what}: does not decompress: {exc}") from None
+    if keys.chunk_id(raw) != entry.id:
+        raise DamagedData(f"{what}: content does not match its id")
+    return raw
+
+
 def read_trailer(storage: Storage, name: str, keys: MasterKeys) -> tuple[bytes, int, list[BlobEntry]]:
-    """Return ``(salt, pack_size, entries)`` from a pack's header and trailer."""
-    size = storage.size(name)
+    """Return ``(salt, pack_size, entries)`` from a pack's header and trailer, reading
+    only those parts of it."""
+    return _trailer(lambda offset, n: storage.load(name, offset, n), storage.size(name),
+                    name, keys)
+
+
+def trailer_of(data: bytes | memoryview, name: str,
+               keys: MasterKeys) -> tuple[bytes, int, list[BlobEntry]]:
+    """:func:`read_trailer` for a pack already read whole."""
+    view = memoryview(data)
+    return _trailer(lambda offset, n: view[offset:offset + n], len(view), name, keys)
+
+
+def _trailer(read, size: int, name: str, keys: MasterKeys) -> tuple[bytes, int, list[BlobEntry]]:
     if size < PREFIX_SIZE + FOOTER.size:
         raise DamagedData(f"{name}: too short")
-    head = storage.load(name, 0, PREFIX_SIZE)
+    head = bytes(read(0, PREFIX_SIZE))
     parse_header(head, T_PACK, name)
     salt = head[HEADER_SIZE:]
-    tlen, count, magic = FOOTER.unpack(storage.load(name, size - FOOTER.size, FOOTER.size))
+    tlen, count, magic = FOOTER.unpack(read(size - FOOTER.size, FOOTER.size))
     if magic != FOOTER_MAGIC or tlen > size - PREFIX_SIZE - FOOTER.size:
         raise DamagedData(f"{name}: bad footer (truncated pack?)")
     offset = size - FOOTER.size - tlen
-    plain = keys.cipher(salt).open(offset, storage.load(name, offset, tlen), b"trailer",
-                                   f"{name} trailer")
+    plain = keys.cipher(salt).open(offset, read(offset, tlen), b"trailer", f"{name} trailer")
     rows = msgpack.unpackb(plain)
     if len(rows) != count:
         raise DamagedData(f"{name}: trailer lists {len(rows)} blobs, footer says {count}")

@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import zstandard
-
 from backuprun.disksafe.errors import DamagedData
-from backuprun.disksafe.format import BF_ZSTD, HEADER_SIZE, PACKS_PREFIX, T_INDEX, T_PACK, parse_header
+from backuprun.disksafe.format import HEADER_SIZE, PACKS_PREFIX, T_INDEX, T_PACK, parse_header
 from backuprun.disksafe.index import PackInfo, index_body, new_index_name, parse_index_body
 from backuprun.disksafe.objects import seal_object
-from backuprun.disksafe.pack import PREFIX_SIZE, BlobEntry, open_blob, read_trailer, scan_frames
+from backuprun.disksafe.pack import PREFIX_SIZE, BlobEntry, read_trailer, scan_frames, verify_blob
 from backuprun.disksafe.repository import Repository
 from backuprun.storage import NotFound
 
@@ -55,13 +53,11 @@ def read_pack(repo: Repository, name: str) -> tuple[PackEntries, str | None]:
     for btype, flags, blob_id, offset, length in scan_frames(data):
         probe = BlobEntry(blob_id, btype, flags, offset, length, 0)
         try:
-            plain = open_blob(repo.keys, salt, probe, view[offset:offset + length])
-            raw = (zstandard.ZstdDecompressor().decompressobj().decompress(plain)
-                   if flags & BF_ZSTD else plain)
-        except (DamagedData, zstandard.ZstdError):
+            raw = verify_blob(repo.keys, salt, probe, view[offset:offset + length],
+                              length_known=False)
+        except DamagedData:
             continue  # this blob is lost; the pack's other blobs are kept
-        if repo.keys.chunk_id(raw) == blob_id:
-            entries.append(BlobEntry(blob_id, btype, flags, offset, length, len(raw)))
+        entries.append(BlobEntry(blob_id, btype, flags, offset, length, len(raw)))
     return (PackInfo(name, len(data), salt), entries), note
 
 
