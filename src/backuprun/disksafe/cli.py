@@ -81,7 +81,7 @@ def _mb(n: int) -> str:
 
 
 @contextmanager
-def _progress(quiet: bool, label: str, poll: Callable[[], tuple[int, str]]) -> Iterator[None]:
+def _progress(quiet: bool, label: str, poll: Callable[[], str]) -> Iterator[None]:
     """Rich progress on stderr while the block runs (only when stderr is a terminal)."""
     if quiet or not sys.stderr.isatty():
         yield
@@ -96,7 +96,7 @@ def _progress(quiet: bool, label: str, poll: Callable[[], tuple[int, str]]) -> I
 
         def loop() -> None:
             while not stop.wait(0.2):
-                bar.update(task, description=f"{label}: {poll()[1]}")
+                bar.update(task, description=f"{label}: {poll()}")
 
         t = threading.Thread(target=loop, daemon=True)
         t.start()
@@ -134,11 +134,11 @@ def backup(location: str = Location,
     src = os.fsencode(os.path.abspath(source))
     holder: list = []
 
-    def poll() -> tuple[int, str]:
+    def poll() -> str:
         if not holder:
-            return 0, "starting"
+            return "starting"
         s = holder[0].stats
-        return s.bytes_read, f"{s.files} files, {_mb(s.bytes_read)} read"
+        return f"{s.files} files, {_mb(s.bytes_read)} read"
 
     with _errors():
         repo = _open(location, password_file, load_index=False)  # read under the lock
@@ -200,11 +200,11 @@ def restore(location: str = Location,
     started = time.monotonic()
     holder: list = []
 
-    def poll() -> tuple[int, str]:
+    def poll() -> str:
         if not holder:
-            return 0, "starting"
+            return "starting"
         s = holder[0].stats
-        return s.bytes_written, f"{s.files} files, {_mb(s.bytes_written)} written"
+        return f"{s.files} files, {_mb(s.bytes_written)} written"
 
     with _errors():
         repo = _open(location, password_file, "RESTORE")
@@ -249,8 +249,8 @@ class _Status:
     def __call__(self, message: str) -> None:
         self.message = message
 
-    def poll(self) -> tuple[int, str]:
-        return 0, self.message
+    def poll(self) -> str:
+        return self.message
 
 
 def _fraction(text: str, zero_ok: bool = False) -> float:

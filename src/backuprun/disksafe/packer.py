@@ -60,8 +60,9 @@ class BlobWriter:
     """Stores blobs into packs for one repository; use as a context manager.
 
     ``packers`` threads (default one) compress (zstd releases the GIL) and seal blobs
-    into the current pack; one saver thread stores each closed pack while the next one fills. Pack buffers
-    are preallocated and reused; at most one pack per blob type fills and one is saved.
+    into the current pack; one saver thread stores each closed pack while the next one
+    fills. Pack buffers are preallocated and reused; at most one pack per blob type fills
+    and one is saved.
     """
 
     def __init__(self, repo: Repository, pack_size: int = PACK_SIZE,

@@ -44,6 +44,14 @@ RUN_GAP = 64 * 1024  # load_small_blobs reads blobs this close together with one
 RUN_MAX = 8 * 1024 * 1024
 
 
+def _blob_bytes(pack: PackInfo, entry: BlobEntry, data):
+    """The first ``entry.length`` bytes of ``data`` read at the blob's offset (a shorter
+    read means the pack is truncated)."""
+    if len(data) < entry.length:
+        raise DamagedData(f"{pack.name}: truncated at blob {entry.id.hex()}")
+    return data[:entry.length] if len(data) > entry.length else data
+
+
 class Repository:
     """An opened disk safe. Create with :meth:`init` or :meth:`open`."""
 
@@ -173,23 +181,17 @@ class Repository:
                       and 0 <= entry.offset - last[1] <= SEQUENTIAL_GAP)
         local.last = (pack.name, end)
         if entry.length >= WINDOW_BLOB or not sequential:
-            data = self.storage.load(pack.name, entry.offset, entry.length)
-        else:
-            length = max(entry.length, min(READ_WINDOW, pack.size - entry.offset))
-            data = self.storage.load(pack.name, entry.offset, length)
-            with self._windows_lock:
-                self._windows[(pack.name, entry.offset)] = data
-                while len(self._windows) > WINDOWS:
-                    self._windows.popitem(last=False)
-        if len(data) < entry.length:
-            raise DamagedData(f"{pack.name}: truncated at blob {entry.id.hex()}")
-        return memoryview(data)[:entry.length]
+            return memoryview(self._read_exact(pack, entry))
+        length = max(entry.length, min(READ_WINDOW, pack.size - entry.offset))
+        data = self.storage.load(pack.name, entry.offset, length)
+        with self._windows_lock:
+            self._windows[(pack.name, entry.offset)] = data
+            while len(self._windows) > WINDOWS:
+                self._windows.popitem(last=False)
+        return _blob_bytes(pack, entry, memoryview(data))
 
     def _read_exact(self, pack: PackInfo, entry: BlobEntry) -> bytes:
-        data = self.storage.load(pack.name, entry.offset, entry.length)
-        if len(data) < entry.length:
-            raise DamagedData(f"{pack.name}: truncated at blob {entry.id.hex()}")
-        return data
+        return _blob_bytes(pack, entry, self.storage.load(pack.name, entry.offset, entry.length))
 
     def _cipher(self, salt: bytes) -> ObjectCipher:
         ciphers = getattr(self._local, "ciphers", None)
@@ -276,9 +278,7 @@ class Repository:
                     if view is None:
                         raise DamagedData(f"pack {pack.name} is missing")
                     lo = entry.offset - start
-                    sealed = view[lo:lo + entry.length]
-                    if len(sealed) < entry.length:
-                        raise DamagedData(f"{pack.name}: truncated at blob {blob_id.hex()}")
+                    sealed = _blob_bytes(pack, entry, view[lo:lo + entry.length])
                     plain = cipher.open(entry.offset, sealed,
                                         blob_ad(entry.type, entry.flags, blob_id),
                                         f"blob {blob_id.hex()}")
