@@ -1,0 +1,127 @@
+"""What the portal may ask of a location's backup server: one interface, two ways to reach it.
+
+:class:`BackupServerClient` is the interface. :class:`LocalBackupServer` calls a
+:class:`~backuprun.backupserver.server.BackupServer` in this process (on a worker thread: the
+server's work is synchronous); :class:`~backuprun.backupserver.remote.RemoteBackupServer`
+calls one in another process over the internal API. Arguments and answers are the plain
+dataclasses below, which travel as JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import anyio
+
+if TYPE_CHECKING:
+    from backuprun.backupserver.server import BackupServer
+
+
+class BackupServerError(Exception):
+    """A refusal by the backup server, with a stable code the portal maps to its own."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Unreachable(BackupServerError):
+    """The backup server could not be reached (remote only)."""
+
+    def __init__(self, message: str):
+        super().__init__("unreachable", message)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service as the backup server needs it: where the agent is, how to keep its data."""
+
+    service_id: int
+    name: str
+    host: str
+    port: int
+    encrypt: bool
+    password: str | None = None  # the disk-safe password; None: unchanged (changes only)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ServiceSpec":
+        return cls(**{f.name: data.get(f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """A service as its backup server sees it."""
+
+    service_id: int
+    create_status: int  # the walk: -4, -1, 0, 1, 2, 3, 4, 5, 10
+    error: str = ""  # the last provisioning error, while the walk is stuck on it
+    username: str = ""  # the service's login on this backup server (from step 2 on)
+    password: str = ""
+    disk_usage: int = 0  # bytes the service's disk safe takes
+    recovery_points: int = 0
+    steps: list[dict] = field(default_factory=list)  # the walk so far, for operators
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ServiceState":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+class BackupServerClient(Protocol):
+    """The portal's view of one location's backup server. Every method is idempotent."""
+
+    async def provision(self, spec: ServiceSpec) -> ServiceState:
+        """Start (or continue) the walk of a new service; answers at once."""
+
+    async def change(self, spec: ServiceSpec) -> ServiceState:
+        """Apply a changed spec (``activateAgent``); ``create_status`` is -1 until applied.
+        Refuses (``BackupServerError``) turning encryption on or off once recovery points
+        exist."""
+
+    async def terminate(self, service_id: int, grace_seconds: int) -> ServiceState:
+        """Stop all work at once (-4); delete the service's data after ``grace_seconds``."""
+
+    async def cancel_termination(self, service_id: int) -> ServiceState:
+        """Keep a terminated service whose data is not deleted yet; its walk resumes."""
+
+    async def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
+        """The states of the services this server knows among ``service_ids``."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class LocalBackupServer:
+    """A backup server in this process."""
+
+    def __init__(self, server: "BackupServer"):
+        self.server = server
+
+    async def _run(self, fn, *args):
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    async def provision(self, spec: ServiceSpec) -> ServiceState:
+        return await self._run(self.server.provision, spec)
+
+    async def change(self, spec: ServiceSpec) -> ServiceState:
+        return await self._run(self.server.change, spec)
+
+    async def terminate(self, service_id: int, grace_seconds: int) -> ServiceState:
+        return await self._run(self.server.terminate, service_id, grace_seconds)
+
+    async def cancel_termination(self, service_id: int) -> ServiceState:
+        return await self._run(self.server.cancel_termination, service_id)
+
+    async def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
+        return await self._run(self.server.states, service_ids)
+
+    async def close(self) -> None:
+        return None
