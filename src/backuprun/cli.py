@@ -28,6 +28,7 @@ def _build_app() -> typer.Typer:
 
     from backuprun import __version__
     from backuprun.disksafe.cli import app as disksafe_app
+    from backuprun.portal.admin import app as admin_app
     from backuprun.portal.cli import serve
 
     app = typer.Typer(
@@ -38,6 +39,7 @@ def _build_app() -> typer.Typer:
     )
     app.command("serve")(serve)
     app.add_typer(disksafe_app, name="disksafe")
+    app.add_typer(admin_app, name="admin")
 
     def _version(value: bool) -> None:
         if value:

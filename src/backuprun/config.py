@@ -7,6 +7,8 @@ Rules:
   (top-level ``key = value`` pairs), the default.
 - The config file is named by ``--config`` or ``BACKUPRUN_CONFIG``; without one, none is read.
 - Unknown keys in the file are an error (a typo must not silently fall back to a default).
+- Locations are the one nested part: ``[locations.<id>]`` tables in the file, kept as given in
+  ``Settings.locations`` and read by :mod:`backuprun.backupserver.locations`.
 
 Every key is documented in ``docs/portal.md``.
 """
@@ -58,12 +60,30 @@ class Settings:
     login_max_failures_per_address: int = 50
     login_familiar_days: int = 30
     recovery_mails_per_hour: int = 5
+    # services, backup servers and their task queue
+    task_queue_url: str | None = None  # default: SQLite at <data_dir>/tasks.db
+    termination_grace_seconds: int = 7 * 24 * 3600  # terminate -> data deleted after this
+    volume_quota_gb: int = 1024  # a new service's volume quota
+    provisioning_lease_seconds: int = 60  # a walk whose worker died is taken up after this
+    portal_cert: str | None = None  # backup-server process: the portal's pinned certificate
+    locations: dict = dataclasses.field(default_factory=dict)  # [locations.<id>] tables
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'backuprun.db'}"
+
+    @property
+    def resolved_task_queue_url(self) -> str:
+        if self.task_queue_url:
+            return self.task_queue_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'tasks.db'}"
+
+    @property
+    def sync_database_url(self) -> str:
+        """The database URL for synchronous code (backup servers, task workers)."""
+        return self.resolved_database_url.replace("sqlite+aiosqlite://", "sqlite://")
 
     @property
     def outbox_dir(self) -> Path:
@@ -81,11 +101,14 @@ class Settings:
         return f"{scheme}://{self.host}:{self.port}"
 
     def replace(self, **changes: Any) -> "Settings":
-        return dataclasses.replace(self, **_coerce_all(changes, "override"))
+        locations = changes.pop("locations", self.locations)
+        return dataclasses.replace(self, locations=locations,
+                                   **_coerce_all(changes, "override"))
 
 
 def setting_names() -> list[str]:
-    return [f.name for f in fields(Settings)]
+    """The flat settings (each also an environment variable); ``locations`` is file-only."""
+    return [f.name for f in fields(Settings) if f.name != "locations"]
 
 
 def load_settings(
@@ -101,7 +124,12 @@ def load_settings(
     values: dict[str, Any] = {}
     path = config_file or env.get(ENV_PREFIX + "CONFIG")
     if path:
-        values.update(_coerce_all(_read_file(Path(path)), f"config file {path}"))
+        from_file = _read_file(Path(path))
+        locations = from_file.pop("locations", {})
+        if not isinstance(locations, dict):
+            raise ConfigError(f"config file {path}: locations must be [locations.<id>] tables")
+        values.update(_coerce_all(from_file, f"config file {path}"))
+        values["locations"] = locations
     names = setting_names()
     for name in names:
         raw = env.get(ENV_PREFIX + name.upper())

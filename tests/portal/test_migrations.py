@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 
 from backuprun.portal import db as database
 from backuprun.portal.db.models import Base
+from backuprun.backupserver.models import Base as BackupServerBase
 
 
 def test_migrations_match_models(databases):
@@ -22,7 +23,8 @@ def test_migrations_match_models(databases):
             async with engine.connect() as conn:
                 return await conn.run_sync(
                     lambda sync: compare_metadata(MigrationContext.configure(sync),
-                                                  Base.metadata))
+                                                  [Base.metadata,
+                                                   BackupServerBase.metadata]))
         finally:
             await engine.dispose()
 

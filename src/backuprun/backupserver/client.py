@@ -10,7 +10,7 @@ dataclasses below, which travel as JSON.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
@@ -65,7 +65,7 @@ class ServiceState:
     password: str = ""
     disk_usage: int = 0  # bytes the service's disk safe takes
     recovery_points: int = 0
-    steps: list[dict] = field(default_factory=list)  # the walk so far, for operators
+    removed: bool = False  # terminated and its data deleted
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -95,6 +95,9 @@ class BackupServerClient(Protocol):
     async def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
         """The states of the services this server knows among ``service_ids``."""
 
+    async def walk_log(self, service_id: int) -> list[dict]:
+        """The service's walk, step by step (for operators)."""
+
     async def close(self) -> None:
         """Release connections."""
 
@@ -122,6 +125,9 @@ class LocalBackupServer:
 
     async def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
         return await self._run(self.server.states, service_ids)
+
+    async def walk_log(self, service_id: int) -> list[dict]:
+        return await self._run(self.server.walk_log, service_id)
 
     async def close(self) -> None:
         return None

@@ -9,7 +9,7 @@ Layers, each importing only those below it:
   Handlers parse fields and render XML; they hold no business rules.
 - ``accounts`` (and later ``services``, ``tasks``): the business rules, shared by the API,
   the dashboard and the CLI.
-- ``db`` (SQLAlchemy models, Alembic migrations), ``mail``, ``errors``.
+- ``db`` (SQLAlchemy models; migrations are ``backuprun.schema``), ``mail``, ``errors``.
 
 Rules: every answer is a well-formed XML document (``<response>``, ``<status>`` first);
 application errors are HTTP 200 with a stable code (``errors``); nothing a user sent is

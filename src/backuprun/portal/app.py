@@ -26,7 +26,9 @@ from backuprun.portal.accounts.service import AccountService
 from backuprun.portal.calls import CALLS, Call, Fields
 from backuprun.portal.calls.base import Services
 from backuprun.portal.errors import ErrorCode, PortalError
+from backuprun.portal.fleet import Fleet
 from backuprun.portal.mail import Mailer
+from backuprun.portal.services.manager import ServiceManager
 
 
 def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
@@ -35,11 +37,17 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
         engine = database.make_engine(settings.resolved_database_url)
         await database.migrate(engine)
         app.state.mailer = mailer or Mailer(settings)
+        sessions = database.sessionmaker(engine)
+        fleet = Fleet(settings)
+        await fleet.start()
+        app.state.fleet = fleet
         app.state.services = Services(
-            accounts=AccountService(database.sessionmaker(engine), settings, app.state.mailer))
+            accounts=AccountService(sessions, settings, app.state.mailer),
+            services=ServiceManager(sessions, settings, fleet.locations, fleet.clients))
         try:
             yield
         finally:
+            await fleet.stop()
             await app.state.mailer.drain()
             await engine.dispose()
 

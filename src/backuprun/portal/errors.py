@@ -38,6 +38,20 @@ class ErrorCode(str, Enum):
     INVALID_RECOVERY_CODE = "invalid_recovery_code"
     RECOVERY_CODE_EXPIRED = "recovery_code_expired"
     RECOVERY_CODE_USED = "recovery_code_used"
+    # services
+    SERVICE_NOT_FOUND = "service_not_found"
+    INVALID_HOST = "invalid_host"
+    INVALID_PORT = "invalid_port"
+    UNKNOWN_LOCATION = "unknown_location"
+    LOCATION_NOT_ALLOWED = "location_not_allowed"
+    INVALID_ACTIVATION_HINT = "invalid_activation_hint"
+    SERVICE_READONLY = "service_readonly"
+    SERVICE_RESTRICTED = "service_restricted"
+    SERVICE_MAINTENANCE = "service_maintenance"
+    SERVICE_TERMINATED = "service_terminated"
+    HAS_RECOVERY_POINTS = "has_recovery_points"
+    SUBUSER_NOT_FOUND = "subuser_not_found"
+    BACKUP_SERVER_UNAVAILABLE = "backup_server_unavailable"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -66,6 +80,26 @@ MESSAGES: dict[ErrorCode, str] = {
         "The recovery code has expired; ask for a new one with recoverPassword.",
     ErrorCode.RECOVERY_CODE_USED:
         "The recovery code was already used; ask for a new one with recoverPassword.",
+    ErrorCode.SERVICE_NOT_FOUND: "This account has no service with that id.",
+    ErrorCode.INVALID_HOST: "The agent's address must be a hostname or an IP address.",
+    ErrorCode.INVALID_PORT: "The agent's port must be a number from 1 to 65535.",
+    ErrorCode.UNKNOWN_LOCATION:
+        "There is no such location: 527 Washington, 528 Los Angeles, 529 Frankfurt, "
+        "530 Bucharest.",
+    ErrorCode.LOCATION_NOT_ALLOWED: "This account may not use that location.",
+    ErrorCode.INVALID_ACTIVATION_HINT:
+        "The activation hint is not one of the documented install methods.",
+    ErrorCode.SERVICE_READONLY: "This service is read-only; it cannot be changed.",
+    ErrorCode.SERVICE_RESTRICTED:
+        "An operator restricted this service; contact support to change it.",
+    ErrorCode.SERVICE_MAINTENANCE:
+        "This service is under maintenance; try again when the maintenance is over.",
+    ErrorCode.SERVICE_TERMINATED: "This service is terminated.",
+    ErrorCode.HAS_RECOVERY_POINTS:
+        "The service has recovery points: encryption and location cannot change any more.",
+    ErrorCode.SUBUSER_NOT_FOUND: "This account has no subuser with that subuser_id.",
+    ErrorCode.BACKUP_SERVER_UNAVAILABLE:
+        "The location's backup server cannot be reached; please retry later.",
 }
 
 HTTP_STATUS: dict[ErrorCode, int] = {

@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 
 from backuprun.portal.accounts.service import AccountService, Caller
 from backuprun.portal.errors import ErrorCode, PortalError
+from backuprun.portal.services.manager import ServiceManager
 
 MAX_ID = 2**31 - 1
 
@@ -18,6 +19,7 @@ class Services:
     """The domain services handlers may use."""
 
     accounts: AccountService
+    services: ServiceManager
 
 
 class Fields:
@@ -52,6 +54,13 @@ class Fields:
                 not 0 < int(value) <= MAX_ID:
             raise PortalError(ErrorCode.INVALID_FIELD, name)
         return int(value)
+
+    def assignee(self, name: str) -> int:
+        """``editService``'s subuser_id: a subuser's id, -1 (main account) or 0 (nobody)."""
+        value = self.required(name).strip()
+        if value in ("0", "-1"):
+            return int(value)
+        return self.identifier(name)
 
     def choice(self, name: str, allowed: Mapping[str, int], default: int) -> int:
         value = (self._values.get(name) or "").strip()
