@@ -30,6 +30,7 @@ import uvicorn
 
 from backuprun.config import Settings
 from backuprun.portal.app import create_app
+from ports import free_location_port_base
 
 POSTGRES_URL = os.environ.get("BACKUPRUN_TEST_POSTGRES_URL")
 ENCODINGS = ("multipart", "urlencoded")
@@ -132,6 +133,7 @@ def start_portal(settings: Settings) -> Portal:
 
 def portal_settings(databases: Databases, tmp: Path, **overrides) -> Settings:
     return Settings(data_dir=tmp, database_url=databases.new(),
+                    location_https_port_base=free_location_port_base(),
                     **{**TEST_SETTINGS, **overrides})
 
 

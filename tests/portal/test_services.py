@@ -55,8 +55,9 @@ def safe_location(portal, location: str, number: str) -> Path:
         f"service-{number}"
 
 
-def test_add_service_answers_as_the_document(api):
+def test_add_service_answers_as_the_document(api, portal):
     api.new_account()
+    https_port = str(portal.settings.location_https_port_base + 528)
     answer = add_service(api).ok()
     assert [child.tag for child in answer.root] == ["status", "agent"]
     agent = answer.root.find("agent")
@@ -67,10 +68,10 @@ def test_add_service_answers_as_the_document(api):
     assert agent.get("create_status") == "0"
     assert agent.get("username") == "" and agent.get("password") == ""
     assert agent.get("location") == "Los Angeles" and agent.get("location_id") == "528"
-    assert agent.get("serverurl") == "https://localhost:9528/login"
+    assert agent.get("serverurl") == f"https://localhost:{https_port}/login"
     server = agent.find("server")
     assert list(server.attrib) == ["http_port", "https_port", "hostname"]
-    assert server.get("https_port") == "9528" and server.get("hostname") == "localhost"
+    assert server.get("https_port") == https_port and server.get("hostname") == "localhost"
 
 
 def test_walk_makes_an_encrypted_disk_safe(api, portal):

@@ -89,6 +89,10 @@ class BackupServerClient(Protocol):
     async def terminate(self, service_id: int, grace_seconds: int) -> ServiceState:
         """Stop all work at once (-4); delete the service's data after ``grace_seconds``."""
 
+    async def release(self, service_id: int) -> None:
+        """Give the service up at once with its empty disk safe (it moves to another
+        location); refused (``has_recovery_points``) once it holds recovery points."""
+
     async def cancel_termination(self, service_id: int) -> ServiceState:
         """Keep a terminated service whose data is not deleted yet; its walk resumes."""
 
@@ -119,6 +123,9 @@ class LocalBackupServer:
 
     async def terminate(self, service_id: int, grace_seconds: int) -> ServiceState:
         return await self._run(self.server.terminate, service_id, grace_seconds)
+
+    async def release(self, service_id: int) -> None:
+        return await self._run(self.server.release, service_id)
 
     async def cancel_termination(self, service_id: int) -> ServiceState:
         return await self._run(self.server.cancel_termination, service_id)

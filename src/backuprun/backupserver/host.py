@@ -10,6 +10,7 @@ at a time (:mod:`backuprun.tasks`).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Iterable
 
 from backuprun.backupserver.locations import Location
@@ -25,45 +26,53 @@ SWEEP_SECONDS = 60  # how often due removals of terminated services are looked f
 
 
 class BackupServerHost:
-    def __init__(self, settings: Settings, locations: Iterable[Location],
-                 queue_name: str = "backuprun"):
-        self.engine = make_sync_engine(settings.sync_database_url)
-        self.queue = TaskQueue(settings.resolved_task_queue_url, self.engine, name=queue_name,
-                               lease_ttl=settings.provisioning_lease_seconds)
-        self.servers: dict[int, BackupServer] = {
-            location.id: BackupServer(location, self.engine, SecretBox.in_folder(
-                location.data_dir), submit_walk=self.submit_walk)
-            for location in locations
-        }
-        self._walk = self.queue.keyed_task(name="walk", retries=4, retry_delay=1,
-                                           retry_backoff=2)(self._run_walk)
-        self.queue.periodic(SWEEP_SECONDS, name="sweep")(self.sweep)
-        self._workers = None
+    """Each hosted location has its own queue (``backuprun-<id>``), so a host takes only the
+    tasks of the locations it serves, whoever else shares the queue's engine."""
 
-    def _run_walk(self, location_id: int, service_id: int) -> None:
-        server = self.servers.get(location_id)
-        if server is None:
-            raise RuntimeError(f"this host does not run location {location_id}'s server")
-        server.walker.run(service_id)
+    def __init__(self, settings: Settings, locations: Iterable[Location]):
+        self.engine = make_sync_engine(settings.sync_database_url)
+        self.servers: dict[int, BackupServer] = {}
+        self.queues: dict[int, TaskQueue] = {}
+        self._walks = {}
+        for location in locations:
+            queue = TaskQueue(settings.resolved_task_queue_url, self.engine,
+                              name=f"backuprun-{location.id}",
+                              lease_ttl=settings.provisioning_lease_seconds)
+            server = BackupServer(location, self.engine, SecretBox.in_folder(location.data_dir),
+                                  submit_walk=self.submit_walk)
+            self.servers[location.id] = server
+            self.queues[location.id] = queue
+            self._walks[location.id] = queue.keyed_task(
+                name="walk", retries=4, retry_delay=1, retry_backoff=2)(server.walker.run)
+            queue.periodic(SWEEP_SECONDS, name="sweep")(self._sweeper(server))
+        self._workers: list = []
 
     def submit_walk(self, location_id: int, service_id: int) -> None:
-        self._walk.submit(f"walk:{location_id}:{service_id}", location_id, service_id)
+        self._walks[location_id].submit(f"walk:{location_id}:{service_id}", service_id)
 
-    def sweep(self) -> None:
-        """Hand due removals of terminated services to the queue."""
-        for server in self.servers.values():
+    def _sweeper(self, server: BackupServer):
+        def sweep() -> None:
+            """Hand due removals of terminated services to the queue."""
             for service_id in server.due_removals():
                 self.submit_walk(server.location_id, service_id)
+        return sweep
 
-    def start_workers(self, workers: int = 2) -> None:
-        self._workers = self.queue.start_workers(workers)
+    def start_workers(self, workers: int = 1) -> None:
+        """Start ``workers`` worker threads per location, in this process."""
+        self._workers = [queue.start_workers(workers) for queue in self.queues.values()]
 
-    def run_workers(self, workers: int = 2) -> None:
-        """Run the workers in the foreground until SIGINT or SIGTERM."""
-        self.queue.run_workers(workers)
+    def run_workers(self, workers: int = 1) -> None:
+        """Run the workers in the foreground until SIGINT or SIGTERM (KeyboardInterrupt)."""
+        self.start_workers(workers)
+        stop = threading.Event()
+        try:
+            while not stop.wait(3600):
+                pass
+        except KeyboardInterrupt:
+            log.info("stopping workers")
 
     def stop(self) -> None:
-        if self._workers is not None:
-            self._workers.stop()
-            self._workers = None
+        for handle in self._workers:
+            handle.stop()
+        self._workers = []
         self.engine.dispose()

@@ -11,7 +11,8 @@ Rules:
 - The address, ports and URL that service answers carry (``serverip``,
   ``serverhostname``, ``https_port``, ``http_port``, ``serverurl``) are the location's,
   and its backup server really answers there. The embedded default is this machine:
-  ``localhost``/``127.0.0.1``, https port 9000 + id, no plain-http port (``http_port`` 0).
+  ``localhost``/``127.0.0.1``, https port ``location_https_port_base`` (9000) + id, no
+  plain-http port (``http_port`` 0).
 - Disk safes live in ``storage``: a folder (default ``<data_dir>/locations/<id>/disksafes``)
   or an ``s3://bucket/prefix`` URL; each service's safe is ``<storage>/service-<id>``.
 """
@@ -101,7 +102,8 @@ def _location(settings: Settings, location_id: int, table: object) -> Location:
     return Location(
         id=location_id, name=name.strip(), hostname=str(table.get("hostname", "localhost")),
         ip=ip, http_port=_port(where, table.get("http_port", 0), allow_zero=True),
-        https_port=_port(where, table.get("https_port", 9000 + location_id)),
+        https_port=_port(where, table.get(
+            "https_port", settings.location_https_port_base + location_id)),
         storage=str(table.get("storage", data_dir / "disksafes")),
         special=_flag(where, table.get("special", location_id not in STANDARD)),
         server=server, server_cert=str(server_cert) if server_cert else None,

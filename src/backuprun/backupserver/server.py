@@ -52,9 +52,11 @@ class BackupServer:
     # -- what the portal asks ------------------------------------------------------------
 
     def provision(self, spec: ServiceSpec) -> ServiceState:
+        """Record the service and start its walk; answers the state the walk starts from."""
         self._add(spec, CONFIGURED)
+        state = self._state(spec.service_id)
         self.submit_walk(spec.service_id)
-        return self._state(spec.service_id)
+        return state
 
     def change(self, spec: ServiceSpec) -> ServiceState:
         """Apply ``spec``; a service new to this server (a move here) is provisioned, shown
@@ -89,6 +91,19 @@ class BackupServer:
                                   at=utcnow()))
         self.submit_walk(service_id)
         return self._state(service_id)
+
+    def release(self, service_id: int) -> None:
+        """Give a service up at once, with its (empty) disk safe: the service moves to
+        another location. Refused once it holds recovery points (nothing is moved)."""
+        with self.session() as db, db.begin():
+            row = db.get(BsService, service_id)
+            if row is None or row.location_id != self.location_id:
+                return
+            if row.recovery_points:
+                raise BackupServerError("has_recovery_points",
+                                        "the disk safe holds recovery points")
+            row.create_status = TERMINATED  # a walk still running stops at its next step
+        self.walker.remove(service_id)
 
     def cancel_termination(self, service_id: int) -> ServiceState:
         with self.session() as db, db.begin():
@@ -180,6 +195,9 @@ class BackupServer:
             return getattr(self, method)(ServiceSpec.from_json(args["spec"])).to_json()
         if method == "terminate":
             return self.terminate(int(args["service_id"]), int(args["grace_seconds"])).to_json()
+        if method == "release":
+            self.release(int(args["service_id"]))
+            return {}
         if method == "cancel_termination":
             return self.cancel_termination(int(args["service_id"])).to_json()
         if method == "states":

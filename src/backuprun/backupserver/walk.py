@@ -236,6 +236,14 @@ class Walk:
 
     # -- termination -----------------------------------------------------------------------------
 
+    def remove(self, service_id: int) -> None:
+        """Delete the service's data and every row of it (it moved to another location)."""
+        _wipe(self.location.disksafe_location(service_id))
+        with self.server.session() as db, db.begin():
+            for table in (BsPolicy, BsDiskSafe, BsAgent, BsUser, BsVolume, BsWalkStep):
+                db.execute(delete(table).where(table.service_id == service_id))
+            db.execute(delete(BsService).where(BsService.service_id == service_id))
+
     def _remove_if_due(self, service_id: int) -> None:
         with self.server.session() as db:
             row = db.get(BsService, service_id)

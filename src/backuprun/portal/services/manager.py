@@ -121,14 +121,11 @@ class ServiceManager:
 
     async def _move(self, service: Service, old: Location, spec: ServiceSpec) -> None:
         """To another location: only while the service holds no recovery point (nothing
-        to move); the old backup server's empty safe is deleted at once."""
-        states = await self._ask(self.servers[old.id].states([service.id]))
-        if service.id in states and states[service.id].recovery_points:
-            raise PortalError(ErrorCode.HAS_RECOVERY_POINTS, "location")
+        to move); the old backup server gives it up with its empty safe at once."""
         if spec.encrypt and not spec.password:
             raise PortalError(ErrorCode.MISSING_FIELD, "password",
                               "Moving an encrypted service needs its disk-safe password.")
-        await self._ask(self.servers[old.id].terminate(service.id, 0))
+        await self._ask(self.servers[old.id].release(service.id))
 
     async def set_activation_hint(self, caller: Caller, wire_id: str | None, hint: str | None,
                                   configured: bool) -> None:
@@ -151,9 +148,9 @@ class ServiceManager:
         await self._save(service.id, {"terminated_at": utcnow()})
 
     async def assign(self, caller: Caller, number: int, subuser_id: int) -> None:
-        owner = self._main_account(caller)
         async with self.db() as db, db.begin():
             service = await service_for(db, caller, number, "sc_id", Need.CHANGE)
+            owner = self._main_account(caller)
             if subuser_id in (UNASSIGN, MAIN_ACCOUNT):
                 service.subuser_id = None
             else:
