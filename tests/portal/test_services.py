@@ -226,3 +226,16 @@ def test_password_minimum_is_the_accounts_one(api):
     api.new_account()
     add_service(api, encrypt="1", password="x" * 7).fails("password_too_short", "password")
     add_service(api, encrypt="1", password=PASSWORD).ok()
+
+
+@pytest.mark.s3
+def test_walk_makes_the_disk_safe_in_s3(make_portal, new_api, s3_location):
+    portal = make_portal(locations={"529": {"storage": s3_location.url}})
+    api = new_api(portal)
+    api.new_account()
+    number = add_service(api, location="529", encrypt="1", password=SAFE_PASSWORD).ok() \
+        .root.find("agent").get("id")
+    wait_status(api, number, 10)
+    storage = open_storage(f"{s3_location.url}/service-{number}")
+    assert Repository.open(storage, SAFE_PASSWORD.encode()).config["encryption"] != "none"
+    assert not safe_location(portal, "529", number).exists()
