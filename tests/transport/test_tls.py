@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import queue
 import ssl
 import stat
 import threading
@@ -81,10 +82,11 @@ def ids(tmp_path):
 
 @pytest.fixture
 def echo_server(ids):
-    """A TLS server presenting ``server`` that requires the ``portal`` certificate."""
+    """A TLS server presenting ``server`` that requires the ``portal`` certificate; each
+    connection's outcome ("ok" or the server's exception) goes to the queue it yields."""
     context = tls.server_context(ids["server"], [ids["portal"].cert_path])
     listener = socket.create_server(("127.0.0.1", 0))
-    errors = []
+    outcomes = queue.Queue()
 
     def serve():
         while True:
@@ -95,12 +97,13 @@ def echo_server(ids):
             try:
                 with context.wrap_socket(conn, server_side=True) as tls_conn:
                     tls_conn.sendall(tls_conn.recv(16))
+                outcomes.put("ok")
             except (ssl.SSLError, OSError) as exc:
-                errors.append(exc)
+                outcomes.put(exc)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield listener.getsockname()[1], errors
+    yield listener.getsockname()[1], outcomes
     listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close alone does not)
     listener.close()
     thread.join(timeout=5)
@@ -114,19 +117,19 @@ def talk(port, context) -> bytes:
 
 
 def test_pinned_client_and_server_talk(ids, echo_server):
-    port, errors = echo_server
+    port, outcomes = echo_server
     assert talk(port, tls.client_context(ids["portal"], ids["server"].cert_path)) == b"hello"
     assert talk(port, tls.client_context(ids["portal"], ids["server"].cert_pem)) == b"hello"
-    assert errors == []
+    assert [outcomes.get(timeout=10), outcomes.get(timeout=10)] == ["ok", "ok"]
 
 
 @pytest.mark.parametrize("client", [None, "stranger"])
 def test_server_refuses_a_client_without_the_pinned_certificate(ids, echo_server, client):
-    port, errors = echo_server
+    port, outcomes = echo_server
     context = tls.client_context(ids[client] if client else None, ids["server"].cert_path)
     with pytest.raises((ssl.SSLError, OSError)):
         talk(port, context)
-    assert errors and isinstance(errors[-1], ssl.SSLError)
+    assert isinstance(outcomes.get(timeout=10), ssl.SSLError)  # refused by the server
 
 
 def test_client_refuses_a_server_it_did_not_pin(ids, echo_server):
