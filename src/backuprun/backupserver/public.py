@@ -10,7 +10,7 @@ Paths:
   ``POST /logout``.
 
 Rules:
-- A login is a signed cookie (itsdangerous, HMAC-SHA1 over the service id and the time it
+- A login is a signed cookie (itsdangerous, HMAC-SHA256 over the service id and the time it
   was signed) with the secret in ``<data folder>/session-secret``: valid in every process
   that shares the folder, for ``session_lifetime`` seconds, and not revocable before then
   (logout removes it from the browser; changing the secret ends every login). The cookie is
@@ -27,6 +27,7 @@ Rules:
 from __future__ import annotations
 
 import collections
+import hashlib
 import ipaddress
 import secrets
 import time
@@ -100,7 +101,8 @@ def create_app(server, identity: Identity, location_name: str, secret: bytes, *,
                session_lifetime: int = 8 * 3600, max_failures: int = 10,
                window: float = 15 * 60, clock=time.monotonic) -> Starlette:
     """The public app of ``server`` (``authenticate`` and ``view``, see BackupServer)."""
-    signer = URLSafeTimedSerializer(secret, salt="backuprun.backupserver.public.login")
+    signer = URLSafeTimedSerializer(secret, salt="backuprun.backupserver.public.login",
+                                    signer_kwargs={"digest_method": hashlib.sha256})
     throttle = FailedLogins(max_failures, window, clock)
 
     def session(request: Request) -> int | None:
