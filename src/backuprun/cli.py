@@ -1,6 +1,9 @@
 """The ``backuprun`` command: one entry point, one module per command group.
 
-- ``backuprun serve`` starts the portal (``backuprun.portal.cli``).
+- ``backuprun serve`` starts the portal (``backuprun.portal.cli``) with the local locations'
+  backup servers.
+- ``backuprun backup-server`` / ``worker`` run a location's backup server, or task workers,
+  on their own (``backuprun.backupserver.cli``); ``backuprun admin`` is for operators.
 - ``backuprun disksafe ...`` operates a disk safe directly (``backuprun.disksafe.cli``).
 
 Start-up time matters for ``disksafe backup`` (an unchanged re-run takes well under a
@@ -27,6 +30,7 @@ def _build_app() -> typer.Typer:
     import typer
 
     from backuprun import __version__
+    from backuprun.backupserver.cli import backup_server, worker
     from backuprun.disksafe.cli import app as disksafe_app
     from backuprun.portal.admin import app as admin_app
     from backuprun.portal.cli import serve
@@ -38,6 +42,8 @@ def _build_app() -> typer.Typer:
         add_completion=False,
     )
     app.command("serve")(serve)
+    app.command("backup-server")(backup_server)
+    app.command("worker")(worker)
     app.add_typer(disksafe_app, name="disksafe")
     app.add_typer(admin_app, name="admin")
 

@@ -31,7 +31,7 @@ class FakeServer(BackupServer):
 
     def _state(self, service_id: int, create_status: int) -> ServiceState:
         state = ServiceState(service_id, create_status, username=f"S{service_id}",
-                             steps=[{"step": 1, "done": True}])
+                             recovery_points=3)
         self.services[service_id] = state
         return state
 

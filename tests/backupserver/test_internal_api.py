@@ -35,7 +35,7 @@ async def remote(url, ids):
 async def test_pinned_portal_gets_answers(remote, fake):
     state = await remote.provision(SPEC)
     assert (state.service_id, state.create_status, state.username) == (42, 0, "S42")
-    assert state.steps == [{"step": 1, "done": True}]
+    assert state.recovery_points == 3
     assert fake.specs[42] == SPEC
     assert (await remote.terminate(42, 0)).create_status == -4
     assert (await remote.cancel_termination(42)).create_status == 10
@@ -120,9 +120,21 @@ async def test_wrong_path_and_method(raw):
     assert response.headers["allow"] == "POST"
 
 
-async def test_a_bug_is_500_without_details(raw):
+async def test_bad_arguments_are_refused(raw):
     response = await raw.post("/internal/v1/terminate", json={"service_id": 1})  # no grace
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "bad_arguments"
+
+
+async def test_a_bug_is_500_without_details(raw, fake, monkeypatch):
+    def broken(service_id, grace_seconds):
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(fake, "terminate", broken)
+    response = await raw.post("/internal/v1/terminate",
+                              json={"service_id": 1, "grace_seconds": 0})
     assert response.status_code == 500
+    assert "secret" not in response.text
     assert response.json()["error"] == {"code": "internal_error",
                                          "message": "the backup server failed; see its log"}
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ports import free_location_port_base
+
 from .conftest import PASSWORD, Answer, self_signed, unique_email
 
 
@@ -74,6 +76,7 @@ def serve(tmp_path):
         port = free_port()
         environ = {**os.environ, "BACKUPRUN_ARGON2_MEMORY_KIB": "256",
                    "BACKUPRUN_ARGON2_TIME_COST": "1", "BACKUPRUN_ARGON2_PARALLELISM": "1",
+                   "BACKUPRUN_LOCATION_HTTPS_PORT_BASE": str(free_location_port_base()),
                    **(env or {})}
         if "BACKUPRUN_DATABASE_URL" not in (env or {}):
             environ.pop("BACKUPRUN_DATABASE_URL", None)

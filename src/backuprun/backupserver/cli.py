@@ -33,6 +33,7 @@ QUEUE_URL = typer.Option(None, "--task-queue-url", metavar="URL",
                               "SQLite in the data folder).")
 WORKERS = typer.Option(2, "--workers", min=0, metavar="N", help="Task worker threads.")
 EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3  # a port is taken, an identity cannot be used
 
 
 def _settings(config: Path | None, **overrides) -> Settings:
@@ -89,9 +90,15 @@ def backup_server(
     if not host or not port.isdigit():
         _fail(f"--listen {listen!r}: give HOST:PORT")
     _migrate(settings)
+    from backuprun.backupserver.listeners import ListenerError
     from backuprun.backupserver.process import serve_location
+    from backuprun.transport.tls import IdentityError
 
-    asyncio.run(serve_location(settings, where, host.strip("[]"), int(port), workers))
+    try:
+        asyncio.run(serve_location(settings, where, host.strip("[]"), int(port), workers))
+    except (ListenerError, IdentityError) as exc:
+        _fail(f"{exc}; free the port or pick another (--listen, https_port)"
+              if isinstance(exc, ListenerError) else str(exc), EXIT_UNAVAILABLE)
 
 
 def worker(

@@ -13,16 +13,21 @@ import logging
 import threading
 from typing import Iterable
 
+from backuprun.backupserver import public
+from backuprun.backupserver.listeners import Listener, Listeners
 from backuprun.backupserver.locations import Location
 from backuprun.backupserver.secrets import SecretBox
 from backuprun.backupserver.server import BackupServer
 from backuprun.config import Settings
 from backuprun.sqlutil import make_sync_engine
 from backuprun.tasks.queue import TaskQueue
+from backuprun.transport import tls
+from backuprun.transport.tls import Identity
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60  # how often due removals of terminated services are looked for
+IDENTITY = "identity"  # the folder of a backup server's key and certificate
 
 
 class BackupServerHost:
@@ -76,3 +81,22 @@ class BackupServerHost:
             handle.stop()
         self._workers = []
         self.engine.dispose()
+
+
+def identity_of(location: Location) -> Identity:
+    """The backup server's key and certificate (made on first use), named for its address."""
+    return Identity.load_or_create(location.data_dir / IDENTITY, location.hostname,
+                                   [location.hostname, location.ip])
+
+
+def public_listeners(host: BackupServerHost, locations: Iterable[Location]) -> Listeners:
+    """Each location's public https app (its certificate, the service login) on its
+    ``ip``:``https_port``, over TLS with the backup server's own identity."""
+    listeners = []
+    for location in locations:
+        identity = identity_of(location)
+        app = public.create_app(host.servers[location.id], identity, location.name,
+                                public.load_or_create_secret(location.data_dir))
+        listeners.append(Listener(f"location {location.id}", app, location.ip,
+                                  location.https_port, tls.server_context(identity)))
+    return Listeners(listeners)

@@ -45,6 +45,9 @@ class RemoteBackupServer:
         return ServiceState.from_json(await self._call(
             "terminate", service_id=service_id, grace_seconds=grace_seconds))
 
+    async def release(self, service_id: int) -> None:
+        await self._call("release", service_id=service_id)
+
     async def cancel_termination(self, service_id: int) -> ServiceState:
         return ServiceState.from_json(await self._call("cancel_termination",
                                                        service_id=service_id))
@@ -53,6 +56,9 @@ class RemoteBackupServer:
         answer = await self._call("states", service_ids=list(service_ids))
         found = (ServiceState.from_json(item) for item in answer["states"])
         return {state.service_id: state for state in found}
+
+    async def walk_log(self, service_id: int) -> list[dict]:
+        return (await self._call("walk_log", service_id=service_id))["steps"]
 
     async def close(self) -> None:
         await self._http.aclose()

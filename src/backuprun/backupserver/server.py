@@ -191,6 +191,13 @@ class BackupServer:
     def rpc(self, method: str, args: dict) -> dict:
         """Run ``method`` with JSON ``args``; the JSON answer. ``BackupServerError`` for a
         refusal (the internal API sends its code and message back)."""
+        try:
+            return self._rpc(method, args)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackupServerError("bad_arguments",
+                                    f"{method}: bad arguments ({type(exc).__name__})") from exc
+
+    def _rpc(self, method: str, args: dict) -> dict:
         if method in ("provision", "change"):
             return getattr(self, method)(ServiceSpec.from_json(args["spec"])).to_json()
         if method == "terminate":

@@ -52,7 +52,7 @@ async def _with_operator(settings, work):
     from backuprun.portal.services.operator import Operator
 
     engine = database.make_engine(settings.resolved_database_url)
-    fleet = Fleet(settings, workers=0)
+    fleet = Fleet(settings, workers=0, serve_public=False)
     try:
         await database.migrate(engine)
         await fleet.start()
