@@ -9,7 +9,7 @@
 Start-up time matters for ``disksafe backup`` (an unchanged re-run takes well under a
 second): the command groups are imported only when the app is built, and a plain
 ``disksafe backup`` command line (positional arguments, ``--parent``, ``--password-file``,
-``-q``) calls the command directly. Typer would otherwise import pydantic and build a
+``-q``, ``--json``) calls the command directly. Typer would otherwise import pydantic and build a
 validator for every parameter first (~0.1 s). Anything else (``--help``, other options,
 wrong arguments) goes through typer as before.
 """
@@ -40,6 +40,7 @@ def _build_app() -> typer.Typer:
         help="BackupRun: hosted server backup.",
         no_args_is_help=True,
         add_completion=False,
+        pretty_exceptions_show_locals=False,  # a bug's traceback must not show a password
     )
     app.command("serve")(serve)
     app.command("backup-server")(backup_server)
@@ -72,7 +73,8 @@ def __getattr__(name: str):
 
 
 _BACKUP_OPTIONS = {"--parent": "parent", "--password-file": "password_file"}
-_BACKUP_PARAMS = ("location", "source", "parent", "password_file", "quiet")
+_BACKUP_PARAMS = ("location", "source", "parent", "password_file", "quiet", "json_out")
+_BACKUP_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json_out"}
 
 
 def backup_fast_args(args: list[str]) -> dict | None:
@@ -80,7 +82,7 @@ def backup_fast_args(args: list[str]) -> dict | None:
     (``sys.argv[1:]``), or None when typer should parse it."""
     if len(args) < 2 or args[0] != "disksafe" or args[1] != "backup":
         return None
-    values: dict = {"parent": None, "password_file": None, "quiet": False}
+    values: dict = {"parent": None, "password_file": None, "quiet": False, "json_out": False}
     positional: list[str] = []
     rest = iter(args[2:])
     options_done = False
@@ -89,8 +91,8 @@ def backup_fast_args(args: list[str]) -> dict | None:
             positional.append(arg)
         elif arg == "--":
             options_done = True
-        elif arg in ("-q", "--quiet"):
-            values["quiet"] = True
+        elif arg in _BACKUP_FLAGS:
+            values[_BACKUP_FLAGS[arg]] = True
         else:
             name, eq, value = arg.partition("=")
             key = _BACKUP_OPTIONS.get(name)
