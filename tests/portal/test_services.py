@@ -1,6 +1,7 @@
-"""The service calls over real HTTP, both form encodings, SQLite and PostgreSQL: answers
-attribute by attribute as the API document's examples, the provisioning walk to a real disk
-safe, changes, termination, and field errors."""
+"""The service calls over real HTTP, both form encodings, SQLite and PostgreSQL, with location
+528's backup server in the portal's process and as a process of its own: answers attribute
+by attribute as the API document's examples, the provisioning walk to a real disk safe,
+changes, termination, and field errors."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from backuprun.disksafe.repository import Repository
 from backuprun.storage import open_storage
 
-from .conftest import PASSWORD, Api
+from .conftest import PASSWORD, Api, portal_settings, start_portal
+from .remote import start_backup_server
 
 ADD_EXAMPLE = ("id service_id readonly name host port type status cpanel_instance_id "
                "cpanel_startup mysql_instances mysql_startup ostype create_status "
@@ -25,6 +27,26 @@ STATUS_EXAMPLE = ("id service_id readonly name host port type status disk_usage 
                   "serverhostname serverip username password location location_id "
                   "first_backup_try service_configured restricted maintenance").split()
 SAFE_PASSWORD = "disk safe password"
+
+
+@pytest.fixture(scope="module", params=["local", "remote"])
+def portal(request, databases, tmp_path_factory):
+    """The module's portal; location 528 (the one ``add_service`` uses) keeps its disk safes
+    in a folder of its own, served in-process or by a ``backuprun backup-server``."""
+    data = tmp_path_factory.mktemp("data")
+    storage = tmp_path_factory.mktemp("safes-528")
+    settings = portal_settings(databases, data)
+    location = {"storage": str(storage)}
+    backup_server = None
+    if request.param == "remote":
+        backup_server = start_backup_server(528, tmp_path_factory.mktemp("bs"), data, storage,
+                                            settings.location_https_port_base)
+        location.update(server=backup_server.url, server_cert=str(backup_server.cert))
+    p = start_portal(settings.replace(locations={"528": location}))
+    yield p
+    p.stop()
+    if backup_server is not None:
+        backup_server.stop()
 
 
 def add_service(api: Api, **fields):
@@ -51,8 +73,10 @@ def wait_status(api: Api, service_id: str, wanted: int, timeout: float = 60) -> 
 
 
 def safe_location(portal, location: str, number: str) -> Path:
-    return Path(portal.settings.data_dir) / "locations" / location / "disksafes" / \
-        f"service-{number}"
+    configured = portal.settings.locations.get(location, {}).get("storage")
+    folder = Path(configured) if configured else \
+        Path(portal.settings.data_dir) / "locations" / location / "disksafes"
+    return folder / f"service-{number}"
 
 
 def test_add_service_answers_as_the_document(api, portal):
