@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from backuprun.portal import db as database
 from backuprun.portal.db.models import Base
 from backuprun.backupserver.models import Base as BackupServerBase
+from backuprun.tasks.ledger import metadata as ledger_metadata
 
 
 def test_migrations_match_models(databases):
@@ -24,7 +25,8 @@ def test_migrations_match_models(databases):
                 return await conn.run_sync(
                     lambda sync: compare_metadata(MigrationContext.configure(sync),
                                                   [Base.metadata,
-                                                   BackupServerBase.metadata]))
+                                                   BackupServerBase.metadata,
+                                                   ledger_metadata]))
         finally:
             await engine.dispose()
 

@@ -26,7 +26,7 @@ from backuprun.transport.tls import Identity
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 60  # how often due removals of terminated services are looked for
+SWEEP_MINUTES = 1  # how often due removals of terminated services are looked for
 IDENTITY = "identity"  # the folder of a backup server's key and certificate
 
 
@@ -42,14 +42,15 @@ class BackupServerHost:
         for location in locations:
             queue = TaskQueue(settings.resolved_task_queue_url, self.engine,
                               name=f"backuprun-{location.id}",
-                              lease_ttl=settings.provisioning_lease_seconds)
+                              lease_ttl=settings.provisioning_lease_seconds,
+                              cooldown=settings.task_cooldown_seconds)
             server = BackupServer(location, self.engine, SecretBox.in_folder(location.data_dir),
                                   submit_walk=self.submit_walk)
             self.servers[location.id] = server
             self.queues[location.id] = queue
             self._walks[location.id] = queue.keyed_task(
                 name="walk", retries=4, retry_delay=1, retry_backoff=2)(server.walker.run)
-            queue.periodic(SWEEP_SECONDS, name="sweep")(self._sweeper(server))
+            queue.periodic(SWEEP_MINUTES, name="sweep")(self._sweeper(server))
         self._workers: list = []
 
     def submit_walk(self, location_id: int, service_id: int) -> None:

@@ -62,10 +62,8 @@ class BackupServer:
         """Apply ``spec``; a service new to this server (a move here) is provisioned, shown
         as being changed (-1) until it is ready."""
         with self.session() as db, db.begin():
-            row = db.get(BsService, spec.service_id)
-            if row is None:
-                row = None
-            else:
+            row = db.get(BsService, spec.service_id, with_for_update=True)
+            if row is not None:
                 self._check_changeable(row, spec)
                 row.name, row.host, row.port = spec.name, spec.host, spec.port
                 if spec.encrypt != row.encrypt or row.pending_encrypt is not None:
@@ -248,7 +246,7 @@ class BackupServer:
                                     "an encrypted disk safe needs a password")
 
     def _row(self, db: Session, service_id: int) -> BsService:
-        row = db.get(BsService, service_id)
+        row = db.get(BsService, service_id, with_for_update=True)
         if row is None or row.location_id != self.location_id:
             raise BackupServerError("unknown_service", "this backup server has no such service")
         return row

@@ -41,7 +41,7 @@ from backuprun.backupserver.models import (
     BsVolume,
     BsWalkStep,
 )
-from backuprun.disksafe.errors import SafeExists, SafeNotFound
+from backuprun.disksafe.errors import SafeExists, SafeNotFound, WrongPassword
 from backuprun.disksafe.repository import Repository
 from backuprun.sqlutil import utcnow
 from backuprun.storage import open_storage
@@ -111,7 +111,9 @@ class Walk:
 
     @staticmethod
     def _live(db: Session, service_id: int) -> BsService:
-        row = db.get(BsService, service_id)
+        """The service, locked for this transaction (a termination waits for the step, or
+        the step sees it); ``Stopped`` once it is terminated."""
+        row = db.get(BsService, service_id, with_for_update=True)
         if row is None or row.create_status == TERMINATED:
             raise Stopped()
         return row
@@ -206,9 +208,7 @@ class Walk:
             made_again = self._remake_safe(safe.location, pending_encrypt,
                                            new_sealed or old_sealed)
         elif new_sealed and encrypted:
-            repo = Repository.open(open_storage(safe.location), self._password(old_sealed),
-                                   load_index=False)
-            repo.change_password(self._password(new_sealed))
+            self._rewrap(safe.location, old_sealed, new_sealed)
         with self.server.session() as db, db.begin():
             row = self._live(db, service_id)
             agent = db.scalar(select(BsAgent).where(BsAgent.service_id == service_id))
@@ -217,15 +217,30 @@ class Walk:
                 safe = db.scalar(select(BsDiskSafe).where(BsDiskSafe.service_id == service_id))
                 safe.encrypted, safe.safe_id = made_again
                 row.encrypt = made_again[0]
-            if row.pending_password_sealed:
-                row.password_sealed = row.pending_password_sealed
-            row.pending_encrypt = None
-            row.pending_password_sealed = None
-            row.create_status = READY
+            if new_sealed:
+                row.password_sealed = new_sealed
+            # what was asked while this ran stays pending; the queue runs the walk again
+            if row.pending_encrypt == pending_encrypt:
+                row.pending_encrypt = None
+            if row.pending_password_sealed == new_sealed:
+                row.pending_password_sealed = None
+            if row.pending_encrypt is None and row.pending_password_sealed is None:
+                row.create_status = READY
             row.error = ""
             row.updated_at = utcnow()
             db.add(BsWalkStep(service_id=service_id, step=READY,
                               what="changed" if status == CHANGING else "ready", at=utcnow()))
+
+    def _rewrap(self, location: str, old_sealed: str | None, new_sealed: str) -> None:
+        """Rewrap the safe's key for the new password; a run killed after the new key
+        object was written finds the safe opening with the new password, and is done."""
+        storage = open_storage(location)
+        try:
+            repo = Repository.open(storage, self._password(old_sealed), load_index=False)
+        except WrongPassword:
+            Repository.open(storage, self._password(new_sealed), load_index=False)
+            return
+        repo.change_password(self._password(new_sealed))
 
     def _remake_safe(self, location: str, encrypt: bool,
                      sealed: str | None) -> tuple[bool, str]:

@@ -1,5 +1,5 @@
-"""Services (portal) and the backup servers' tables: services, volumes, users, agents,
-disk safes, policies and the provisioning walk's log.
+"""Services (portal), the backup servers' tables (services, volumes, users, agents, disk
+safes, policies, the provisioning walk's log) and the task ledger.
 
 Revision ID: 0003
 Revises: 0002
@@ -113,9 +113,25 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_bs_walk_steps_service_id", "bs_walk_steps", ["service_id"])
+    op.create_table(
+        "task_ledger",
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("queue", sa.String(100), nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("args", sa.Text(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("owner", sa.String(100), nullable=True),
+        sa.Column("lease_until", sa.Float(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("next_try_at", sa.Float(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_task_ledger"),
+    )
+    op.create_index("ix_task_ledger_queue", "task_ledger", ["queue"])
 
 
 def downgrade() -> None:
-    for table in ("bs_walk_steps", "bs_policies", "bs_disksafes", "bs_agents", "bs_users",
+    for table in ("task_ledger", "bs_walk_steps", "bs_policies", "bs_disksafes", "bs_agents", "bs_users",
                   "bs_volumes", "bs_services", "services"):
         op.drop_table(table)
