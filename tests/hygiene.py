@@ -8,7 +8,7 @@
   run with failures keeps it (with only the failed tests' folders) and names it. Anything
   else found there, or a new ``seaweedfs-*`` socket in the system temp folder, is a leak:
   named in the summary, and a failure under CI.
-- **No silent skips of the server tests.** Tests marked ``postgres`` or ``s3`` (and
+- **No silent skips of the server tests.** Tests marked ``postgres``, ``s3`` or ``redis`` (and
   every test using the ``s3_server`` fixture) need a server; when one is skipped, the
   summary says so loudly, and under CI (``CI`` set, where ``.ci/run`` starts the servers)
   the skip is a failure.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-SERVER_MARKS = ("postgres", "s3")
+SERVER_MARKS = ("postgres", "s3", "redis")
 _run = {"system": "", "own": "", "sockets": set(), "leaks": [], "skipped": []}
 
 
