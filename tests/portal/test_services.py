@@ -263,3 +263,57 @@ def test_walk_makes_the_disk_safe_in_s3(make_portal, new_api, s3_location):
     storage = open_storage(f"{s3_location.url}/service-{number}")
     assert Repository.open(storage, SAFE_PASSWORD.encode()).config["encryption"] != "none"
     assert not safe_location(portal, "529", number).exists()
+
+
+def test_service_login_at_serverurl(api, portal):
+    """``serverurl`` is a real login page, on the backup server's own certificate, for the
+    service's ``username``/``password``; it opens that one service, read-only."""
+    import httpx
+
+    from backuprun.transport.tls import fetch_certificate, fingerprint_of
+
+    api.new_account()
+    number = add_service(api, name="login <test>").ok().root.find("agent").get("id")
+    agent = wait_status(api, number, 10)
+    port = portal.settings.location_https_port_base + 528
+    assert agent["serverurl"] == f"https://localhost:{port}/login"
+    pem = fetch_certificate("127.0.0.1", port)
+    with httpx.Client(verify=False, timeout=30) as http:
+        index = http.get(f"https://127.0.0.1:{port}/")
+        assert fingerprint_of(pem) in index.text
+        assert http.get(f"https://127.0.0.1:{port}/server.pem").content == pem
+        wrong = http.post(f"https://127.0.0.1:{port}/login",
+                          data={"username": agent["username"], "password": "wrong"})
+        assert wrong.status_code == 401
+        page = http.post(f"https://127.0.0.1:{port}/login", follow_redirects=True,
+                         data={"username": agent["username"], "password": agent["password"]})
+        assert page.status_code == 200, page.text
+        assert "login &lt;test&gt;" in page.text and "Default" in page.text
+        assert f"service-{number}" in page.text
+    api.call("editService", sc_id=number, service_action="terminate",
+             service_type="custom").ok()
+    with httpx.Client(verify=False, timeout=30) as http:
+        refused = http.post(f"https://127.0.0.1:{port}/login",
+                            data={"username": agent["username"], "password": agent["password"]})
+        assert refused.status_code == 401
+
+
+def test_a_failing_step_shows_its_error_and_completes_later(make_portal, new_api, tmp_path):
+    """Storage that cannot be written: the walk stops at the disk safe with its error in
+    ``create_error``, retries, and completes once the storage works; nothing is lost."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the storage folder should be")
+    portal = make_portal(locations={"527": {"storage": str(blocked / "safes")}},
+                         task_cooldown_seconds=1)
+    api = new_api(portal)
+    api.new_account()
+    number = add_service(api, location="527").ok().root.find("agent").get("id")
+    deadline = time.monotonic() + 60
+    while not (agent := agents(api)[number])["create_error"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert agent["create_status"] == "3"
+    blocked.unlink()
+    agent = wait_status(api, number, 10)
+    assert agent["create_error"] == ""
+    Repository.open(open_storage(str(blocked / "safes" / f"service-{number}")), None)

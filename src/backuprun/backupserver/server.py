@@ -161,6 +161,8 @@ class BackupServer:
     def view(self, service_id: int) -> dict:
         with self.session() as db:
             row = self._row(db, service_id)
+            if row.create_status == TERMINATED:
+                raise BackupServerError("terminated", "this service is terminated")
 
             def one(model):
                 return db.scalar(select(model).where(model.service_id == service_id))
