@@ -45,7 +45,7 @@ call($ch, 'updateUserData', array('name' => 'John Doe', 'email' => $email, 'fixe
     'mobile' => '0733', 'mobile2' => '0744', 'notify' => '1', 'notify_email' => $email));
 call($ch, 'recoverPassword', array('email' => $email));
 $code = null;
-for ($i = 0; $i < 200 && $code === null; $i++) {
+for ($i = 0; $i < 1200 && $code === null; $i++) {  // up to 60 s on a busy machine
     foreach (glob($outbox . '/*.eml') as $file) {
         $mail = quoted_printable_decode(file_get_contents($file));
         if (stripos($mail, 'To: ' . $email) !== false &&
