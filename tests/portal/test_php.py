@@ -29,6 +29,7 @@ def run_php(*args: str, env: dict | None = None) -> list[dict]:
                           env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Warning" not in done.stdout and "Deprecated" not in done.stdout, done.stdout
+    assert "BR-DEBUG" not in done.stdout, done.stdout
     return [json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines()
             if line.startswith("BR-RESULT ")]
 
