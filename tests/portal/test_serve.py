@@ -67,8 +67,10 @@ def serve_command() -> list[str]:
 
 @pytest.fixture
 def serve(tmp_path):
-    """Run ``backuprun serve`` in a subprocess: ``serve(*args, env=...)``; returns the URL."""
+    """Run ``backuprun serve`` in a subprocess: ``serve(*args, env=...)``; returns the URL.
+    ``serve.stop(url)`` stops that server and returns all it printed."""
     procs = []
+    by_url = {}
 
     def start(*args: str, env: dict | None = None, cwd: Path = tmp_path) -> str:
         port = free_port()
@@ -84,19 +86,33 @@ def serve(tmp_path):
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return f"http://127.0.0.1:{port}/api.php"
+                    url = f"http://127.0.0.1:{port}/api.php"
+                    by_url[url] = proc
+                    return url
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(proc.stdout.read().decode())
                 time.sleep(0.05)
 
-    yield start
-    for proc in procs:
+    def stop(url: str) -> str:
+        proc = by_url[url]
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=15)
+            out, _ = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+            out, _ = proc.communicate()
+        return out.decode(errors="replace")
+
+    start.stop = stop
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def register_and_login(url: str) -> None:
@@ -175,3 +191,18 @@ def test_serve_refuses_bad_environment_values(tmp_path):
                           cwd=tmp_path, env={**os.environ, "BACKUPRUN_PORT": "eighty"})
     assert done.returncode != 0
     assert "BACKUPRUN_PORT" in done.stdout + done.stderr
+
+
+def test_client_leaving_mid_body_costs_one_log_line(serve):
+    url = serve()
+    host, port = url.split("/")[2].split(":")
+    for _ in range(3):
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(b"POST /api.php HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                        b"Content-Type: application/x-www-form-urlencoded\r\n\r\napiCALL=lo")
+            time.sleep(0.2)
+    register_and_login(url)  # the server is fine
+    output = serve.stop(url)
+    assert "Traceback" not in output and "Exception" not in output, output
+    request_lines = [line for line in output.splitlines() if "went away" in line]
+    assert len(request_lines) == 3, output  # one line per request, no more

@@ -2,8 +2,9 @@
 
 Rules:
 - Every answer, errors included, is an XML ``<response>`` document (see ``wire``).
-- Wrong path: 404; wrong method: 405 with ``Allow: POST``; wrong body type: 415; body over
+- Wrong path (``/api.php/`` included: no redirects): 404; wrong method: 405 with ``Allow: POST``; wrong body type: 415; body over
   the size cap: 413; unreadable form: 400; a bug: 500. Application errors: 200.
+- A client that disconnects mid-request costs one log line, never a traceback.
 - The session cookie is HttpOnly, SameSite=Lax, and Secure when the request came over https
   (directly, or through a trusted reverse proxy that says so).
 - On start, the database is migrated to the newest schema before the first request.
@@ -11,6 +12,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -21,12 +23,14 @@ from starlette.routing import Route
 
 from backuprun.config import Settings
 from backuprun.portal import db as database
-from backuprun.portal import wire
+from backuprun.portal import forms, wire
 from backuprun.portal.accounts.service import AccountService
 from backuprun.portal.calls import CALLS, Call, Fields
 from backuprun.portal.calls.base import Services
 from backuprun.portal.errors import ErrorCode, PortalError
 from backuprun.portal.mail import Mailer
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
@@ -48,7 +52,7 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
         token = request.cookies.get(settings.cookie_name) or None
         caller = None
         try:
-            fields = await wire.read_form(request, settings.max_request_bytes)
+            fields = await forms.read_form(request, settings.max_request_bytes)
             name = fields.get("apiCALL", "").strip()
             if not name:
                 raise PortalError(ErrorCode.MISSING_FIELD, "apiCALL")
@@ -59,6 +63,9 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
                 caller = await services.accounts.authenticate(token)
             call = Call(Fields(fields), services, _address(request), token, caller)
             answer = await handler(call)
+        except forms.ClientGone:
+            log.info("%s went away before its request was complete", _address(request))
+            return Response(status_code=400)  # nobody is left to read it
         except PortalError as error:
             response = wire.error_response(error)
             if token and caller is None and error.code == ErrorCode.NOT_LOGGED_IN:
@@ -86,11 +93,13 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
     async def server_error(request: Request, exc: Exception) -> Response:
         return wire.error_response(PortalError(ErrorCode.INTERNAL_ERROR))
 
-    return Starlette(
+    app = Starlette(
         routes=[Route("/api.php", api, methods=["POST"])],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # /api.php/ is not the API: 404, never a redirect
+    return app
 
 
 def _https(request: Request) -> bool:

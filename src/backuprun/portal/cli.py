@@ -69,8 +69,20 @@ def uvicorn_config(settings: Settings, app=None):
         ssl_certfile=settings.certfile, ssl_keyfile=settings.keyfile,
         proxy_headers=settings.forwarded_allow_ips is not None,
         forwarded_allow_ips=settings.forwarded_allow_ips or "",
-        server_header=False, log_level="info",
+        server_header=False, log_level="info", log_config=log_config(),
     )
+
+
+def log_config() -> dict:
+    """uvicorn's logging, with the portal's own loggers (``backuprun.*``) beside its own."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["backuprun"] = {"handlers": ["default"], "level": "INFO",
+                                      "propagate": False}
+    return config
 
 
 def run(settings: Settings) -> None:
