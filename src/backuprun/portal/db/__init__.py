@@ -5,7 +5,8 @@ Rules:
   (``<data-dir>/backuprun.db``), psycopg 3 for ``postgresql+psycopg://`` URLs.
 - The schema is owned by Alembic (``migrations/``), upgraded to head by :func:`migrate` when
   the portal starts; nobody runs SQL by hand. On PostgreSQL an advisory lock serialises
-  portal processes that start together.
+  portal processes that start together; on SQLite foreign keys are off while a migration
+  rebuilds tables (checked before it commits).
 - SQLite transactions begin IMMEDIATE (one writer at a time, waiting up to 30 s), so
   concurrent requests queue instead of failing; PostgreSQL runs them concurrently.
 - Timestamps are aware UTC datetimes on both databases (``models.UTCDateTime``).
@@ -63,13 +64,33 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-def _upgrade(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-    command.upgrade(alembic_config(connection), "head")
+def _upgrade(connection: Connection, revision: str) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # a table rebuild drops the old table; with foreign keys on, that would cascade into
+        # the rows that point at it. The pragma only works outside a transaction.
+        _sqlite_pragma(connection, "foreign_keys=OFF")
+    try:
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            command.upgrade(alembic_config(connection), revision)
+            if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                raise RuntimeError("migration left rows whose foreign keys point nowhere")
+    finally:
+        if sqlite:
+            _sqlite_pragma(connection, "foreign_keys=ON")
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Create or upgrade the schema to the newest revision."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+def _sqlite_pragma(connection: Connection, pragma: str) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # no BEGIN: not a transaction
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Create or upgrade the schema to the newest revision (or to ``revision``)."""
+    async with engine.connect() as conn:
+        await conn.run_sync(_upgrade, revision)

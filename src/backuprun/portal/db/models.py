@@ -1,5 +1,9 @@
 """The portal's tables (SQLAlchemy 2 declarative). Schema changes go through a new Alembic
-revision in ``migrations/versions``; never edit a published revision."""
+revision in ``migrations/versions``; never edit a published revision.
+
+A table whose ids users see (accounts, later services and tasks) sets
+``sqlite_autoincrement``: an id is never given out again, on SQLite as on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +58,7 @@ class Account(Base):
     """A main account (``parent_id`` NULL) or a subuser (contact) of one main account."""
 
     __tablename__ = "accounts"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
