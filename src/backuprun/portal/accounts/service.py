@@ -81,26 +81,25 @@ class AccountService:
         password = password[:rules.MAX_PASSWORD]
         key = rules.email_key(email)[:rules.MAX_EMAIL]
         async with self.db() as db, db.begin():
-            await throttle.check(db, self.settings, key, address, utcnow())
+            attempt = await throttle.reserve(db, self.settings, key, address, utcnow())
             account = await db.scalar(select(Account).where(Account.email_key == key))
         # hashing runs outside any transaction: no lock is held while Argon2 works
         ok = await self.passwords.verify(account.password_hash if account else None, password)
+        if not ok:  # the attempt was counted as a failure before hashing
+            raise PortalError(ErrorCode.WRONG_CREDENTIALS)
         rehashed = None
-        if ok and self.passwords.needs_rehash(account.password_hash):
+        if self.passwords.needs_rehash(account.password_hash):
             rehashed = await self.passwords.hash(password)
         now = utcnow()
         async with self.db() as db, db.begin():
-            await throttle.record(db, self.settings, key, address, ok, now)
-            if ok:
-                account = await db.get(Account, account.id)
-                ok = account is not None and account.email_key == key
-            if ok:
-                if rehashed:
-                    account.password_hash = rehashed
-                new = await sessions.start(db, self.settings, account, remember, now,
-                                           previous_token)
-        if not ok:  # the failure is committed (it counts), then refused
-            raise PortalError(ErrorCode.WRONG_CREDENTIALS)
+            account = await db.get(Account, account.id)
+            if account is None or account.email_key != key:  # removed or renamed meanwhile
+                raise PortalError(ErrorCode.WRONG_CREDENTIALS)
+            await throttle.succeeded(db, attempt, now)
+            if rehashed:
+                account.password_hash = rehashed
+            new = await sessions.start(db, self.settings, account, remember, now,
+                                       previous_token)
         return Login(account, new)
 
     async def authenticate(self, token: str) -> Caller | None:
@@ -224,7 +223,7 @@ class AccountService:
                 RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None)
             ).values(used_at=now))
             await sessions.end_all(db, account.id)
-            await throttle.record(db, self.settings, account.email_key, address, True, now)
+            await throttle.record_success(db, account.email_key, address, now)
             new = await sessions.start(db, self.settings, account, remember, now)
         return Login(account, new)
 
