@@ -58,6 +58,12 @@ class Settings:
     login_max_failures_per_address: int = 50
     login_familiar_days: int = 30
     recovery_mails_per_hour: int = 5
+    # limits on registerNewUser and recoverPassword (sliding window)
+    request_window: int = 3600
+    register_max_per_address: int = 20
+    register_max_per_email: int = 5
+    recovery_max_per_address: int = 20
+    recovery_max_per_email: int = 10
 
     @property
     def resolved_database_url(self) -> str:

@@ -34,6 +34,7 @@ class ErrorCode(str, Enum):
     EMAIL_TAKEN = "email_taken"
     WRONG_CREDENTIALS = "wrong_credentials"
     LOGIN_THROTTLED = "login_throttled"
+    REQUEST_THROTTLED = "request_throttled"
     CONTACT_NOT_FOUND = "contact_not_found"
     INVALID_RECOVERY_CODE = "invalid_recovery_code"
     RECOVERY_CODE_EXPIRED = "recovery_code_expired"
@@ -60,6 +61,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.WRONG_CREDENTIALS: "The e-mail address or the password is wrong.",
     ErrorCode.LOGIN_THROTTLED:
         "Too many failed logins; wait a few minutes or reset the password by e-mail.",
+    ErrorCode.REQUEST_THROTTLED:
+        "Too many such requests from this address or for this e-mail address; wait an hour "
+        "and try again.",
     ErrorCode.CONTACT_NOT_FOUND: "This account has no subuser with that contact_id.",
     ErrorCode.INVALID_RECOVERY_CODE: "The recovery code is not valid.",
     ErrorCode.RECOVERY_CODE_EXPIRED:

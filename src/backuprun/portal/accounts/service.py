@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backuprun.config import Settings
-from backuprun.portal.accounts import rules, sessions, throttle
+from backuprun.portal.accounts import limits, rules, sessions, throttle
 from backuprun.portal.accounts.passwords import Passwords
 from backuprun.portal.accounts.sessions import NewSession
 from backuprun.portal.accounts.tokens import digest, new_secret
@@ -59,16 +59,17 @@ class AccountService:
 
     # -- registration, login, sessions -------------------------------------------------
 
-    async def register(self, email: str | None, name: str | None,
-                       password: str | None) -> Account:
+    async def register(self, email: str | None, name: str | None, password: str | None,
+                       address: str) -> Account:
         now = utcnow()
         account = Account(name=rules.name("name", name), parent_id=None, role=None,
                           fixed_phone="", mobile="", mobile2="", notify=True,
                           notify_email="", special_locations=False,
                           created_at=now, updated_at=now)
         account.email, account.email_key = rules.email("email", email)
-        account.password_hash = await self.passwords.hash(
-            rules.password("password", password, self.settings.min_password_length))
+        password = rules.password("password", password, self.settings.min_password_length)
+        await self._count(limits.REGISTER, account.email_key, address)
+        account.password_hash = await self.passwords.hash(password)
         await self._insert(account)
         return account
 
@@ -181,9 +182,10 @@ class AccountService:
 
     # -- password recovery -----------------------------------------------------------------
 
-    async def recover_password(self, email: str | None) -> None:
+    async def recover_password(self, email: str | None, address: str) -> None:
         """Mail a recovery code if the address has an account; the same answer either way."""
         _, key = rules.email("email", email)
+        await self._count(limits.RECOVER, key, address)
         now = utcnow()
         async with self.db() as db, db.begin():
             await db.execute(delete(RecoveryCode).where(
@@ -243,6 +245,10 @@ class AccountService:
         return record
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _count(self, limit: limits.Limit, email_key: str, address: str) -> None:
+        async with self.db() as db, db.begin():
+            await limits.take(db, self.settings, limit, email_key, address, utcnow())
 
     def _main_account(self, caller: Caller) -> Account:
         if caller.account.is_subuser:

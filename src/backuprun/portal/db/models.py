@@ -127,3 +127,19 @@ class LoginAttempt(Base):
     address: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RequestEvent(Base):
+    """One counted request (``registerNewUser``, ``recoverPassword``), kept for its window."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (
+        Index("ix_request_events_action_email_key_at", "action", "email_key", "at"),
+        Index("ix_request_events_action_address_at", "action", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(32))
+    email_key: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
