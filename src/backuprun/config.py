@@ -52,6 +52,8 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4
+    argon2_workers: int = 0  # hashes at a time; 0: half the CPUs, at least one
+    argon2_queue: int = 16  # hashes that may wait; beyond: server_busy
     # login throttling (sliding window)
     login_window: int = 15 * 60
     login_max_failures_per_account: int = 10

@@ -109,10 +109,11 @@ BURST = 30
 
 @pytest.fixture
 def burst_portal(make_portal):
-    # a hash that takes a few milliseconds, so that the attempts of a burst truly overlap
+    # a hash that takes a few milliseconds, so that the attempts of a burst truly overlap;
+    # room in the hashing pool for the whole burst (test_busy covers a full pool)
     return make_portal(login_max_failures_per_account=5, login_max_failures_per_address=5,
                        login_window=600, forwarded_allow_ips="127.0.0.1",
-                       argon2_memory_kib=8192, argon2_time_cost=2)
+                       argon2_memory_kib=8192, argon2_time_cost=2, argon2_queue=BURST)
 
 
 def burst(portal, attempts: list[tuple[str, str, str]]) -> list[str]:

@@ -21,6 +21,7 @@ class ErrorCode(str, Enum):
     MALFORMED_REQUEST = "malformed_request"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INTERNAL_ERROR = "internal_error"
+    SERVER_BUSY = "server_busy"
     # any call
     UNKNOWN_CALL = "unknown_call"
     MISSING_FIELD = "missing_field"
@@ -49,6 +50,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE:
         "Send the fields as multipart/form-data or application/x-www-form-urlencoded.",
     ErrorCode.INTERNAL_ERROR: "The server failed to handle the request; please retry later.",
+    ErrorCode.SERVER_BUSY: "The server is busy; try again in a few seconds.",
     ErrorCode.UNKNOWN_CALL: "The apiCALL field does not name a known call.",
     ErrorCode.MISSING_FIELD: "A required field is missing or empty.",
     ErrorCode.INVALID_FIELD: "A field has a value that is not allowed.",
@@ -79,6 +81,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MALFORMED_REQUEST: 400,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.SERVER_BUSY: 503,
 }
 
 

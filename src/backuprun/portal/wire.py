@@ -58,5 +58,8 @@ def ok_response(children: Iterable[Element] = ()) -> Response:
 
 
 def error_response(error: PortalError, headers: Mapping[str, str] | None = None) -> Response:
+    headers = dict(headers or {})
+    if error.http_status == 503:
+        headers["Retry-After"] = "1"
     return Response(document("error", [error_element(error)]), status_code=error.http_status,
-                    media_type=XML_TYPE, headers=dict(headers or {}))
+                    media_type=XML_TYPE, headers=headers)

@@ -68,8 +68,9 @@ class AccountService:
                           created_at=now, updated_at=now)
         account.email, account.email_key = rules.email("email", email)
         password = rules.password("password", password, self.settings.min_password_length)
-        await self._count(limits.REGISTER, account.email_key, address)
-        account.password_hash = await self.passwords.hash(password)
+        with self.passwords.slot():  # server_busy before anything is counted
+            await self._count(limits.REGISTER, account.email_key, address)
+            account.password_hash = await self.passwords.hash(password)
         await self._insert(account)
         return account
 
@@ -81,16 +82,18 @@ class AccountService:
             raise PortalError(ErrorCode.MISSING_FIELD, "password")
         password = password[:rules.MAX_PASSWORD]
         key = rules.email_key(email)[:rules.MAX_EMAIL]
-        async with self.db() as db, db.begin():
-            attempt = await throttle.reserve(db, self.settings, key, address, utcnow())
-            account = await db.scalar(select(Account).where(Account.email_key == key))
-        # hashing runs outside any transaction: no lock is held while Argon2 works
-        ok = await self.passwords.verify(account.password_hash if account else None, password)
-        if not ok:  # the attempt was counted as a failure before hashing
-            raise PortalError(ErrorCode.WRONG_CREDENTIALS)
-        rehashed = None
-        if self.passwords.needs_rehash(account.password_hash):
-            rehashed = await self.passwords.hash(password)
+        with self.passwords.slot():  # server_busy before the attempt is counted
+            async with self.db() as db, db.begin():
+                attempt = await throttle.reserve(db, self.settings, key, address, utcnow())
+                account = await db.scalar(select(Account).where(Account.email_key == key))
+            # hashing runs outside any transaction: no lock is held while Argon2 works
+            ok = await self.passwords.verify(account.password_hash if account else None,
+                                             password)
+            if not ok:  # the attempt was counted as a failure before hashing
+                raise PortalError(ErrorCode.WRONG_CREDENTIALS)
+            rehashed = None
+            if self.passwords.needs_rehash(account.password_hash):
+                rehashed = await self.passwords.hash(password)
         now = utcnow()
         async with self.db() as db, db.begin():
             account = await db.get(Account, account.id)
