@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -186,26 +187,32 @@ class AccountService:
     # -- password recovery -----------------------------------------------------------------
 
     async def recover_password(self, email: str | None, address: str) -> None:
-        """Mail a recovery code if the address has an account; the same answer either way."""
+        """Mail a recovery code if the address has an account. The answer is the same either
+        way and costs the same: the lookup and the mail happen after it, in the background."""
         _, key = rules.email("email", email)
         await self._count(limits.RECOVER, key, address)
+        self.mailer.submit_after(self._recovery_mail(key))
+
+    async def _recovery_mail(self, key: str) -> EmailMessage | None:
+        """A new recovery code for the account ``key``, as a mail; None for no such account,
+        or when it had ``recovery_mails_per_hour`` codes already."""
         now = utcnow()
         async with self.db() as db, db.begin():
             await db.execute(delete(RecoveryCode).where(
                 RecoveryCode.expires_at < now - timedelta(days=1)))
             account = await db.scalar(select(Account).where(Account.email_key == key))
             if account is None:
-                return
+                return None
             recent = await db.scalar(select(func.count()).where(
                 RecoveryCode.account_id == account.id,
                 RecoveryCode.created_at > now - timedelta(hours=1)))
             if recent >= self.settings.recovery_mails_per_hour:
-                return
+                return None
             code = new_secret()
             lifetime = timedelta(seconds=self.settings.recovery_code_lifetime)
             db.add(RecoveryCode(code_hash=digest(code), account_id=account.id,
                                 created_at=now, expires_at=now + lifetime))
-        self.mailer.submit(self._recovery_mail(account, code, lifetime))
+        return self._compose_recovery_mail(account, code, lifetime)
 
     async def reset_password(self, code: str | None, password: str | None, remember: bool,
                              address: str) -> Login:
@@ -308,7 +315,8 @@ class AccountService:
         except IntegrityError as exc:  # a concurrent registration took the address
             raise PortalError(ErrorCode.EMAIL_TAKEN, "email") from exc
 
-    def _recovery_mail(self, account: Account, code: str, lifetime: timedelta):
+    def _compose_recovery_mail(self, account: Account, code: str,
+                               lifetime: timedelta) -> EmailMessage:
         link = f"{self.settings.resolved_public_url}/reset-password?recoverycode={code}"
         minutes = int(lifetime.total_seconds() // 60)
         body = (
