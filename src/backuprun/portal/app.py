@@ -1,4 +1,5 @@
-"""The portal's Starlette application: ``POST /api.php`` and nothing else (yet).
+"""The portal's Starlette application: ``POST /api.php``, and the password reset page
+(``GET /reset-password``, see ``pages``).
 
 Rules:
 - Every answer, errors included, is an XML ``<response>`` document (see ``wire``).
@@ -23,7 +24,7 @@ from starlette.routing import Route
 
 from backuprun.config import Settings
 from backuprun.portal import db as database
-from backuprun.portal import forms, wire
+from backuprun.portal import forms, pages, wire
 from backuprun.portal.accounts.service import AccountService
 from backuprun.portal.calls import CALLS, Call, Fields
 from backuprun.portal.calls.base import Services
@@ -94,7 +95,8 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
         return wire.error_response(PortalError(ErrorCode.INTERNAL_ERROR))
 
     app = Starlette(
-        routes=[Route("/api.php", api, methods=["POST"])],
+        routes=[Route("/api.php", api, methods=["POST"]),
+                Route("/reset-password", pages.reset_password, methods=["GET"])],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
