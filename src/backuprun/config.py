@@ -14,6 +14,7 @@ Every key is documented in ``docs/portal.md``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -37,6 +38,7 @@ class Settings:
     port: int = 8080
     certfile: str | None = None
     keyfile: str | None = None
+    workers: int = 1  # portal processes on the one port
     forwarded_allow_ips: str | None = None  # None: never trust X-Forwarded-* headers
     public_url: str | None = None  # base of links in e-mails; default from host/port/https
     max_request_bytes: int = 64 * 1024
@@ -90,6 +92,16 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **_coerce_all(changes, "override"))
+
+
+def dumps(settings: Settings) -> str:
+    """The settings as JSON, for processes started from this one (:func:`loads`)."""
+    return json.dumps({k: str(v) if isinstance(v, Path) else v
+                       for k, v in dataclasses.asdict(settings).items()})
+
+
+def loads(text: str) -> Settings:
+    return Settings(**_coerce_all(json.loads(text), "the parent process"))
 
 
 def setting_names() -> list[str]:

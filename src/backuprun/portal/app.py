@@ -8,12 +8,14 @@ Rules:
 - A client that disconnects mid-request costs one log line, never a traceback.
 - The session cookie is HttpOnly, SameSite=Lax, and Secure when the request came over https
   (directly, or through a trusted reverse proxy that says so).
-- On start, the database is migrated to the newest schema before the first request.
+- On start, the database is migrated to the newest schema before the first request (by
+  ``backuprun serve``'s main process, once, when it runs the app: :func:`serve_app`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backuprun import config
 from backuprun.config import Settings
 from backuprun.portal import db as database
 from backuprun.portal import forms, pages, wire
@@ -34,11 +37,25 @@ from backuprun.portal.mail import Mailer
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
+SETTINGS_ENV = "BACKUPRUN_SERVE_SETTINGS_JSON"  # from ``backuprun serve`` to its processes
+
+
+def serve_app() -> Starlette:
+    """One portal process of ``backuprun serve`` (a uvicorn app factory): its main process
+    checked everything and migrated the database, and passes its settings in the
+    environment."""
+    return create_app(config.loads(os.environ[SETTINGS_ENV]), migrate=False)
+
+
+def create_app(settings: Settings, mailer: Mailer | None = None, *,
+               migrate: bool = True) -> Starlette:
+    """The portal app. Its lifespan is what each process starts and stops: the database
+    engine (and the migration, unless the caller ran it), the mailer, the services."""
     @asynccontextmanager
     async def lifespan(app: Starlette):
         engine = database.make_engine(settings.resolved_database_url)
-        await database.migrate(engine)
+        if migrate:
+            await database.migrate(engine)
         app.state.mailer = mailer or Mailer(settings)
         app.state.services = Services(
             accounts=AccountService(database.sessionmaker(engine), settings, app.state.mailer))
@@ -88,7 +105,7 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> Starlette:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
             exc.status_code, ErrorCode.MALFORMED_REQUEST)
-        headers = {"Allow": "POST"} if exc.status_code == 405 else None
+        headers = exc.headers if exc.status_code == 405 else None  # Allow: the route's
         return wire.error_response(PortalError(code), headers)
 
     async def server_error(request: Request, exc: Exception) -> Response:

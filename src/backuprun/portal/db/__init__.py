@@ -50,7 +50,9 @@ def make_engine(url: str) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # an unreachable server is an error after 10 s, not a hang (a URL may set its own)
+    return create_async_engine(url, pool_pre_ping=True, connect_args=(
+        {} if "connect_timeout=" in url else {"connect_timeout": 10}))
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
