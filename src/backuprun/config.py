@@ -16,6 +16,7 @@ Every key is documented in ``docs/portal.md``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -39,6 +40,7 @@ class Settings:
     port: int = 8080
     certfile: str | None = None
     keyfile: str | None = None
+    workers: int = 1  # portal processes on the one port
     forwarded_allow_ips: str | None = None  # None: never trust X-Forwarded-* headers
     public_url: str | None = None  # base of links in e-mails; default from host/port/https
     max_request_bytes: int = 64 * 1024
@@ -54,6 +56,8 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4
+    argon2_workers: int = 0  # hashes at a time; 0: half the CPUs, at least one
+    argon2_queue: int = 16  # hashes that may wait; beyond: server_busy
     # login throttling (sliding window)
     login_window: int = 15 * 60
     login_max_failures_per_account: int = 10
@@ -69,6 +73,12 @@ class Settings:
     location_https_port_base: int = 9000  # a location's default https_port: this + its id
     portal_cert: str | None = None  # backup-server process: the portal's pinned certificate
     locations: dict = dataclasses.field(default_factory=dict)  # [locations.<id>] tables
+    # limits on registerNewUser and recoverPassword (sliding window)
+    request_window: int = 3600
+    register_max_per_address: int = 20
+    register_max_per_email: int = 5
+    recovery_max_per_address: int = 20
+    recovery_max_per_email: int = 10
 
     @property
     def resolved_database_url(self) -> str:
@@ -106,6 +116,18 @@ class Settings:
         locations = changes.pop("locations", self.locations)
         return dataclasses.replace(self, locations=locations,
                                    **_coerce_all(changes, "override"))
+
+
+def dumps(settings: Settings) -> str:
+    """The settings as JSON, for processes started from this one (:func:`loads`)."""
+    return json.dumps({k: str(v) if isinstance(v, Path) else v
+                       for k, v in dataclasses.asdict(settings).items()})
+
+
+def loads(text: str) -> Settings:
+    values = json.loads(text)
+    locations = values.pop("locations", {})
+    return Settings(locations=locations, **_coerce_all(values, "the parent process"))
 
 
 def setting_names() -> list[str]:

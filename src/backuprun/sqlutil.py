@@ -68,10 +68,15 @@ def prepare_sqlite(url: str, sync_engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def pg_connect_args(url: str) -> dict:
+    """An unreachable PostgreSQL is an error after 10 s, not a hang (a URL may set its own)."""
+    return {} if "connect_timeout=" in url else {"connect_timeout": 10}
+
+
 def make_sync_engine(url: str) -> Engine:
     """An engine for synchronous code (backup servers, task workers)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         prepare_sqlite(url, engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args=pg_connect_args(url))

@@ -37,8 +37,10 @@ ENCODINGS = ("multipart", "urlencoded")
 PASSWORD = "correct horse battery"
 
 # cheap Argon2 for tests only (documented setting); production defaults stay in Settings
+# and per-address limits out of the way: every test client comes from 127.0.0.1
 TEST_SETTINGS = dict(argon2_time_cost=1, argon2_memory_kib=256, argon2_parallelism=1,
-                     login_max_failures_per_address=10_000)
+                     login_max_failures_per_address=10_000, register_max_per_address=10_000,
+                     register_max_per_email=10_000, recovery_max_per_address=10_000)
 
 
 # -- databases ---------------------------------------------------------------------------

@@ -90,14 +90,17 @@ def identity_of(location: Location) -> Identity:
                                    [location.hostname, location.ip])
 
 
-def public_listeners(host: BackupServerHost, locations: Iterable[Location]) -> Listeners:
+def public_listeners(host: BackupServerHost, locations: Iterable[Location],
+                     shared: bool = False) -> Listeners:
     """Each location's public https app (its certificate, the service login) on its
-    ``ip``:``https_port``, over TLS with the backup server's own identity."""
+    ``ip``:``https_port``, over TLS with the backup server's own identity. ``shared``: the
+    port is served by several processes of one ``serve --workers N`` (SO_REUSEPORT)."""
     listeners = []
     for location in locations:
         identity = identity_of(location)
         app = public.create_app(host.servers[location.id], identity, location.name,
                                 public.load_or_create_secret(location.data_dir))
         listeners.append(Listener(f"location {location.id}", app, location.ip,
-                                  location.https_port, tls.server_context(identity)))
+                                  location.https_port, tls.server_context(identity),
+                                  reuse_port=shared))
     return Listeners(listeners)

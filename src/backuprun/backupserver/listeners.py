@@ -44,6 +44,7 @@ class Listener:
     host: str
     port: int
     ssl_context: ssl.SSLContext | None = None
+    reuse_port: bool = False  # several processes of one program serve the port together
 
     @property
     def scheme(self) -> str:
@@ -158,6 +159,8 @@ def _bind(listener: Listener) -> socket.socket:
         raise ListenerError(f"{listener.name} cannot listen on {where}: {exc}") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if listener.reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(address)

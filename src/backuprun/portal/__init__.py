@@ -4,7 +4,7 @@ Layers, each importing only those below it:
 - ``cli``: ``backuprun serve`` (uvicorn, https, reverse-proxy trust).
 - ``app``: the Starlette application: one endpoint, ``POST /api.php``; size cap; lifespan
   (migrations, services).
-- ``wire``: reading forms (both encodings) and writing XML answers.
+- ``forms``: reading the request (both encodings, UTF-8, size cap); ``wire``: XML answers.
 - ``calls``: the dispatch table from ``apiCALL`` to a handler, one module per domain.
   Handlers parse fields and render XML; they hold no business rules.
 - ``accounts`` (and later ``services``, ``tasks``): the business rules, shared by the API,

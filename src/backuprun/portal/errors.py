@@ -21,6 +21,7 @@ class ErrorCode(str, Enum):
     MALFORMED_REQUEST = "malformed_request"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INTERNAL_ERROR = "internal_error"
+    SERVER_BUSY = "server_busy"
     # any call
     UNKNOWN_CALL = "unknown_call"
     MISSING_FIELD = "missing_field"
@@ -34,6 +35,7 @@ class ErrorCode(str, Enum):
     EMAIL_TAKEN = "email_taken"
     WRONG_CREDENTIALS = "wrong_credentials"
     LOGIN_THROTTLED = "login_throttled"
+    REQUEST_THROTTLED = "request_throttled"
     CONTACT_NOT_FOUND = "contact_not_found"
     INVALID_RECOVERY_CODE = "invalid_recovery_code"
     RECOVERY_CODE_EXPIRED = "recovery_code_expired"
@@ -62,6 +64,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE:
         "Send the fields as multipart/form-data or application/x-www-form-urlencoded.",
     ErrorCode.INTERNAL_ERROR: "The server failed to handle the request; please retry later.",
+    ErrorCode.SERVER_BUSY: "The server is busy; try again in a few seconds.",
     ErrorCode.UNKNOWN_CALL: "The apiCALL field does not name a known call.",
     ErrorCode.MISSING_FIELD: "A required field is missing or empty.",
     ErrorCode.INVALID_FIELD: "A field has a value that is not allowed.",
@@ -74,6 +77,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.WRONG_CREDENTIALS: "The e-mail address or the password is wrong.",
     ErrorCode.LOGIN_THROTTLED:
         "Too many failed logins; wait a few minutes or reset the password by e-mail.",
+    ErrorCode.REQUEST_THROTTLED:
+        "Too many such requests from this address or for this e-mail address; wait an hour "
+        "and try again.",
     ErrorCode.CONTACT_NOT_FOUND: "This account has no subuser with that contact_id.",
     ErrorCode.INVALID_RECOVERY_CODE: "The recovery code is not valid.",
     ErrorCode.RECOVERY_CODE_EXPIRED:
@@ -109,6 +115,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MALFORMED_REQUEST: 400,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.SERVER_BUSY: 503,
 }
 
 

@@ -40,7 +40,8 @@ class Fleet:
         if local:
             self.host = await anyio.to_thread.run_sync(BackupServerHost, self.settings, local)
             if self.serve_public:
-                self.listeners = public_listeners(self.host, local)
+                self.listeners = public_listeners(self.host, local,
+                                                  shared=self.settings.workers > 1)
                 await self.listeners.start()
             if self.workers:
                 self.host.start_workers(self.workers)

@@ -5,7 +5,9 @@ the task ledger (``tasks.ledger``).
 Rules:
 - Nobody runs SQL by hand: :func:`migrate` upgrades to the newest revision, and every
   program that opens the database (``serve``, ``backup-server``, ``worker``, ``admin``)
-  calls it first. On PostgreSQL an advisory lock serialises processes that start together.
+  calls it first. On PostgreSQL an advisory lock serialises processes that start together;
+  on SQLite foreign keys are off while a migration rebuilds tables (checked before it
+  commits).
 - Models are defined by their owners; a schema change is a new revision in
   ``migrations/versions`` (never an edit of a published one), and a test checks that the
   migrations build exactly what the models describe, on SQLite and PostgreSQL.
@@ -33,20 +35,40 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-def upgrade(connection: Connection) -> None:
-    """Upgrade the database behind ``connection`` to the newest revision."""
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-    command.upgrade(alembic_config(connection), "head")
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Upgrade the database behind ``connection`` (not in a transaction) to ``revision``."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # a table rebuild drops the old table; with foreign keys on, that would cascade into
+        # the rows that point at it. The pragma only works outside a transaction.
+        _sqlite_pragma(connection, "foreign_keys=OFF")
+    try:
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            command.upgrade(alembic_config(connection), revision)
+            if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                raise RuntimeError("migration left rows whose foreign keys point nowhere")
+    finally:
+        if sqlite:
+            _sqlite_pragma(connection, "foreign_keys=ON")
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Create or upgrade the schema to the newest revision (async engine)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade)
+def _sqlite_pragma(connection: Connection, pragma: str) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # no BEGIN: not a transaction
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
 
 
-def migrate_sync(engine: Engine) -> None:
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Create or upgrade the schema to the newest revision (or to ``revision``)."""
+    async with engine.connect() as conn:
+        await conn.run_sync(upgrade, revision)
+
+
+def migrate_sync(engine: Engine, revision: str = "head") -> None:
     """The same, on a synchronous engine."""
-    with engine.begin() as conn:
-        upgrade(conn)
+    with engine.connect() as conn:
+        upgrade(conn, revision)

@@ -1,5 +1,9 @@
 """The portal's tables (SQLAlchemy 2 declarative). Schema changes go through a new Alembic
-revision in ``backuprun/schema/migrations/versions``; never edit a published one."""
+revision in ``backuprun/schema/migrations/versions``; never edit a published one.
+
+A table whose ids users see (accounts, later services and tasks) sets
+``sqlite_autoincrement``: an id is never given out again, on SQLite as on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ class Account(Base):
     """A main account (``parent_id`` NULL) or a subuser (contact) of one main account."""
 
     __tablename__ = "accounts"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
@@ -120,3 +125,17 @@ class Service(Base):
     terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+class RequestEvent(Base):
+    """One counted request (``registerNewUser``, ``recoverPassword``), kept for its window."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (
+        Index("ix_request_events_action_email_key_at", "action", "email_key", "at"),
+        Index("ix_request_events_action_address_at", "action", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(32))
+    email_key: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

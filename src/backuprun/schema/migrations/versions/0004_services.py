@@ -1,15 +1,15 @@
 """Services (portal), the backup servers' tables (services, volumes, users, agents, disk
 safes, policies, the provisioning walk's log) and the task ledger.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0001"  # 0002 on merge
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
