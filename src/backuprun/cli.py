@@ -31,6 +31,7 @@ def _build_app() -> typer.Typer:
 
     from backuprun import __version__
     from backuprun.backupserver.cli import backup_server, worker
+    from backuprun.clihelp import PlainHelp
     from backuprun.disksafe.cli import app as disksafe_app
     from backuprun.portal.admin import app as admin_app
     from backuprun.portal.cli import serve
@@ -41,10 +42,11 @@ def _build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_show_locals=False,  # a bug's traceback must not show a password
+        rich_markup_mode=None,
     )
-    app.command("serve")(serve)
-    app.command("backup-server")(backup_server)
-    app.command("worker")(worker)
+    app.command("serve", cls=PlainHelp)(serve)
+    app.command("backup-server", cls=PlainHelp)(backup_server)
+    app.command("worker", cls=PlainHelp)(worker)
     app.add_typer(disksafe_app, name="disksafe")
     app.add_typer(admin_app, name="admin")
 

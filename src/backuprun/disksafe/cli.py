@@ -3,7 +3,7 @@
 Exit codes and error lines: :mod:`backuprun.disksafe.exitcodes` (every command is wrapped
 in ``exits``); progress on a terminal: :mod:`backuprun.disksafe.progressbar`; the
 ``--json`` shapes: :mod:`backuprun.disksafe.jsonout`; help layout:
-:mod:`backuprun.disksafe.clihelp`.
+:mod:`backuprun.clihelp`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Optional
 import typer
 
 from backuprun.disksafe import progressbar
-from backuprun.disksafe.clihelp import PlainHelp
+from backuprun.clihelp import PlainHelp
 from backuprun.disksafe.errors import SafeNotFound
 from backuprun.disksafe.exitcodes import LOCAL_PATH, PASSWORD, USAGE, WARNINGS, UserError, exits
 from backuprun.storage import open_storage

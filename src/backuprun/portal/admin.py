@@ -14,6 +14,7 @@ from typing import Awaitable, Callable, TypeVar
 
 import typer
 
+from backuprun.clihelp import PlainHelp
 from backuprun.config import ConfigError, load_settings
 from backuprun.portal.errors import PortalError
 
@@ -70,7 +71,7 @@ def _number(value: str) -> int:
     return service_number("SERVICE", value)[1]
 
 
-@app.command("accounts")
+@app.command(cls=PlainHelp, name="accounts")
 def accounts(config: Path = CONFIG, data_dir: Path = DATA_DIR,
              database_url: str = DATABASE_URL) -> None:
     """List accounts and subusers."""
@@ -82,7 +83,7 @@ def accounts(config: Path = CONFIG, data_dir: Path = DATA_DIR,
                    f"{special}")
 
 
-@app.command("services")
+@app.command(cls=PlainHelp, name="services")
 def services(account: str = typer.Option(None, "--account", metavar="EMAIL",
                                          help="Only this main account's services."),
              config: Path = CONFIG, data_dir: Path = DATA_DIR,
@@ -102,7 +103,7 @@ def services(account: str = typer.Option(None, "--account", metavar="EMAIL",
                    f"{view.state.create_status}{removed}\t{flags}{error}")
 
 
-@app.command("walk")
+@app.command(cls=PlainHelp, name="walk")
 def walk(service: str = SERVICE, config: Path = CONFIG, data_dir: Path = DATA_DIR,
          database_url: str = DATABASE_URL) -> None:
     """Show a service's provisioning walk, step by step."""
@@ -112,7 +113,7 @@ def walk(service: str = SERVICE, config: Path = CONFIG, data_dir: Path = DATA_DI
         typer.echo(f"{step['at']}\t{step['step']}\t{step['what']}{message}")
 
 
-@app.command("cancel-termination")
+@app.command(cls=PlainHelp, name="cancel-termination")
 def cancel_termination(service: str = SERVICE, config: Path = CONFIG,
                        data_dir: Path = DATA_DIR, database_url: str = DATABASE_URL) -> None:
     """Keep a terminated service whose data is not deleted yet."""
@@ -120,7 +121,7 @@ def cancel_termination(service: str = SERVICE, config: Path = CONFIG,
     typer.echo("termination cancelled")
 
 
-@app.command("set")
+@app.command(cls=PlainHelp, name="set")
 def set_flags(service: str = SERVICE,
               readonly: bool = typer.Option(None, "--readonly/--no-readonly",
                                             help="Nobody may change the service."),
@@ -141,7 +142,7 @@ def set_flags(service: str = SERVICE,
     typer.echo(", ".join(f"{k}={int(v)}" for k, v in flags.items()))
 
 
-@app.command("special-locations")
+@app.command(cls=PlainHelp, name="special-locations")
 def special_locations(email: str = typer.Argument(..., metavar="EMAIL"),
                       allowed: bool = typer.Option(True, "--allow/--deny",
                                                    help="Allow (default) or deny."),

@@ -21,29 +21,30 @@ from backuprun.config import ConfigError, Settings, dumps, load_settings
 
 
 def serve(
-    host: str = typer.Option(None, "--host", show_default="127.0.0.1",
-                             help="Address to listen on."),
-    port: int = typer.Option(None, "--port", show_default="8080", help="Port to listen on."),
+    host: str = typer.Option(None, "--host", metavar="ADDRESS", show_default="127.0.0.1",
+                             help="Address to listen on (env BACKUPRUN_HOST)."),
+    port: int = typer.Option(None, "--port", metavar="PORT", show_default="8080", help="Port to listen on (env BACKUPRUN_PORT)."),
     workers: int = typer.Option(
         None, "--workers", metavar="N", show_default="1",
         help="Portal processes answering on the one port (e.g. one per CPU)."),
     data_dir: Path = typer.Option(
-        None, "--data-dir", show_default="./backuprun-data",
-        help="Data folder: SQLite database, mail outbox."),
+        None, "--data-dir", metavar="PATH", show_default="./backuprun-data",
+        help="Data folder: SQLite database, task queue, mail outbox, the locations' disk "
+             "safes and keys (env BACKUPRUN_DATA_DIR)."),
     config: Path = typer.Option(
-        None, "--config", envvar="BACKUPRUN_CONFIG", help="TOML config file."),
+        None, "--config", metavar="PATH", envvar="BACKUPRUN_CONFIG", help="TOML config file (env BACKUPRUN_CONFIG)."),
     database_url: str = typer.Option(
-        None, "--database-url", show_default="SQLite in the data folder",
+        None, "--database-url", metavar="URL", show_default="SQLite in the data folder",
         help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db "
              "(also env BACKUPRUN_DATABASE_URL)."),
-    certfile: Path = typer.Option(None, "--certfile", help="TLS certificate (PEM): serve https."),
-    keyfile: Path = typer.Option(None, "--keyfile", help="TLS private key (PEM)."),
+    certfile: Path = typer.Option(None, "--certfile", metavar="PATH", help="TLS certificate (PEM): serve https."),
+    keyfile: Path = typer.Option(None, "--keyfile", metavar="PATH", help="TLS private key (PEM)."),
     forwarded_allow_ips: str = typer.Option(
         None, "--forwarded-allow-ips",
         help="Comma-separated proxy addresses (or *) whose X-Forwarded-For/-Proto headers "
              "are trusted. Not given: forwarded headers are ignored."),
     public_url: str = typer.Option(
-        None, "--public-url", help="Base URL of the portal as users reach it (for e-mail links)."),
+        None, "--public-url", metavar="URL", help="Base URL of the portal as users reach it (for e-mail links)."),
 ) -> None:
     """Start the portal (the api.php API) on the embedded default or as configured."""
     settings = checked_settings(
