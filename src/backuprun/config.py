@@ -55,7 +55,7 @@ class Settings:
     min_password_length: int = 8
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
-    argon2_parallelism: int = 4
+    argon2_parallelism: int = 1  # one lane: see docs/api.md, "Passwords"
     argon2_workers: int = 0  # hashes at a time; 0: half the CPUs, at least one
     argon2_queue: int = 16  # hashes that may wait; beyond: server_busy
     # login throttling (sliding window)

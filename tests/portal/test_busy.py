@@ -3,12 +3,9 @@ refused at once with ``server_busy`` (HTTP 503, ``Retry-After``), and is not cou
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import pytest
 
-from .conftest import PASSWORD, Answer, unique_email
+from .conftest import PASSWORD, at_once, unique_email
 
 pytestmark = pytest.mark.parametrize("encoding", ["multipart"])
 
@@ -22,19 +19,10 @@ def one_slot(make_portal):
                        argon2_time_cost=3, login_max_failures_per_account=AT_ONCE - 2)
 
 
-def at_once(portal, forms: list[dict]) -> list[httpx.Response]:
-    async def send():
-        async with httpx.AsyncClient(timeout=60) as http:
-            return await asyncio.gather(*(http.post(portal.api_url, data=f) for f in forms))
-
-    return asyncio.run(send())
-
-
 def test_full_pool_answers_server_busy_at_once(one_slot, new_api):
     email = new_api(one_slot).register()
-    responses = at_once(one_slot, [{"apiCALL": "login", "email": email, "password": PASSWORD}
-                                   for _ in range(AT_ONCE)])
-    answers = [Answer(r) for r in responses]
+    answers = at_once(one_slot, [{"apiCALL": "login", "email": email, "password": PASSWORD}
+                                 for _ in range(AT_ONCE)])
     busy = [a for a in answers if a.error == "server_busy"]
     assert busy and len(busy) < AT_ONCE, [a.error for a in answers]
     for answer in busy:
@@ -48,9 +36,8 @@ def test_full_pool_answers_server_busy_at_once(one_slot, new_api):
 def test_refused_attempts_are_not_counted(one_slot, new_api):
     api = new_api(one_slot)
     email = api.register()
-    responses = at_once(one_slot, [{"apiCALL": "login", "email": email, "password": "guess"}
-                                   for _ in range(AT_ONCE)])
-    codes = [Answer(r).error for r in responses]
+    codes = [a.error for a in at_once(one_slot, [
+        {"apiCALL": "login", "email": email, "password": "guess"} for _ in range(AT_ONCE)])]
     assert "server_busy" in codes, codes
     counted = codes.count("wrong_credentials")
     # the account allows AT_ONCE - 2 failures: the busy ones left room for the rest
@@ -60,8 +47,7 @@ def test_refused_attempts_are_not_counted(one_slot, new_api):
 
 
 def test_registration_is_refused_when_busy(one_slot, encoding):
-    responses = at_once(one_slot, [{"apiCALL": "registerNewUser", "email": unique_email(),
-                                    "name": "N", "password": PASSWORD}
-                                   for _ in range(AT_ONCE)])
-    codes = [Answer(r).error for r in responses]
+    codes = [a.error for a in at_once(one_slot, [
+        {"apiCALL": "registerNewUser", "email": unique_email(), "name": "N",
+         "password": PASSWORD} for _ in range(AT_ONCE)])]
     assert "server_busy" in codes and None in codes, codes

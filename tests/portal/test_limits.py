@@ -3,12 +3,9 @@ with a clear error, whether or not the address has an account; a burst gets no m
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import pytest
 
-from .conftest import PASSWORD, Answer, unique_email
+from .conftest import PASSWORD, Answer, at_once, unique_email
 
 # the limits do not depend on the form encoding (test_calls covers both): one is enough
 pytestmark = pytest.mark.parametrize("encoding", ["urlencoded"])
@@ -63,13 +60,8 @@ def test_recover_per_email_and_per_address(limited, new_api, known):
 
 
 def test_a_burst_of_registrations_gets_no_more_than_the_limit(limited, encoding):
-    async def burst():
-        async with httpx.AsyncClient(timeout=60) as http:
-            return await asyncio.gather(*(
-                http.post(limited.api_url, headers={"X-Forwarded-For": "192.0.2.9"},
-                          data={"apiCALL": "registerNewUser", "email": unique_email(),
-                                "name": "N", "password": PASSWORD})
-                for _ in range(20)))
-
-    codes = [Answer(r).error or "ok" for r in asyncio.run(burst())]
+    forms = [{"apiCALL": "registerNewUser", "email": unique_email(), "name": "N",
+              "password": PASSWORD} for _ in range(20)]
+    codes = [a.error or "ok" for a in at_once(limited, forms, [{"X-Forwarded-For": "192.0.2.9"}]
+                                               * len(forms))]
     assert codes.count("ok") == 3 and codes.count("request_throttled") == 17, codes

@@ -118,22 +118,12 @@ def burst_portal(make_portal):
 
 def burst(portal, attempts: list[tuple[str, str, str]]) -> list[str]:
     """Send all ``(address, email, password)`` logins at once; their error codes."""
-    import asyncio
+    from .conftest import at_once
 
-    import httpx
-
-    from .conftest import Answer
-
-    async def send_all():
-        limits = httpx.Limits(max_connections=len(attempts))
-        async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-            responses = await asyncio.gather(*(
-                http.post(portal.api_url, headers={"X-Forwarded-For": address},
-                          data={"apiCALL": "login", "email": email, "password": password})
-                for address, email, password in attempts))
-        return [Answer(r).error or "ok" for r in responses]
-
-    return asyncio.run(send_all())
+    answers = at_once(portal, [{"apiCALL": "login", "email": e, "password": p}
+                               for _, e, p in attempts],
+                      [{"X-Forwarded-For": address} for address, _, _ in attempts])
+    return [a.error or "ok" for a in answers]
 
 
 def test_a_burst_on_one_account_gets_no_more_tries_than_the_limit(burst_portal, new_api):

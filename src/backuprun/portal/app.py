@@ -4,7 +4,8 @@
 Rules:
 - Every answer, errors included, is an XML ``<response>`` document (see ``wire``).
 - Wrong path (``/api.php/`` included: no redirects): 404; wrong method: 405 with ``Allow: POST``; wrong body type: 415; body over
-  the size cap: 413; unreadable form: 400; a bug: 500. Application errors: 200.
+  the size cap: 413; unreadable form: 400; a bug: 500; the password-hashing pool full: 503
+  with ``Retry-After``. Application errors: 200.
 - A client that disconnects mid-request costs one log line, never a traceback.
 - The session cookie is HttpOnly, SameSite=Lax, and Secure when the request came over https
   (directly, or through a trusted reverse proxy that says so).
@@ -76,7 +77,7 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
     async def api(request: Request) -> Response:
         services: Services = request.app.state.services
         token = request.cookies.get(settings.cookie_name) or None
-        caller = None
+        call = None
         try:
             fields = await forms.read_form(request, settings.max_request_bytes)
             name = fields.get("apiCALL", "").strip()
@@ -85,16 +86,14 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
             handler = CALLS.get(name)
             if handler is None:
                 raise PortalError(ErrorCode.UNKNOWN_CALL, "apiCALL")
-            if token:
-                caller = await services.accounts.authenticate(token)
-            call = Call(Fields(fields), services, _address(request), token, caller)
-            answer = await handler(call)
+            call = Call(Fields(fields), services, _address(request), token)
+            answer = await handler(call)  # looks the session up only if the call needs one
         except forms.ClientGone:
             log.info("%s went away before its request was complete", _address(request))
             return Response(status_code=400)  # nobody is left to read it
         except PortalError as error:
             response = wire.error_response(error)
-            if token and caller is None and error.code == ErrorCode.NOT_LOGGED_IN:
+            if token and call and call.authenticated and call.caller is None:  # dead session
                 _clear_cookie(response, request)
             return response
         response = wire.ok_response(answer.elements)

@@ -83,18 +83,7 @@ class AccountService:
             raise PortalError(ErrorCode.MISSING_FIELD, "password")
         password = password[:rules.MAX_PASSWORD]
         key = rules.email_key(email)[:rules.MAX_EMAIL]
-        with self.passwords.slot():  # server_busy before the attempt is counted
-            async with self.db() as db, db.begin():
-                attempt = await throttle.reserve(db, self.settings, key, address, utcnow())
-                account = await db.scalar(select(Account).where(Account.email_key == key))
-            # hashing runs outside any transaction: no lock is held while Argon2 works
-            ok = await self.passwords.verify(account.password_hash if account else None,
-                                             password)
-            if not ok:  # the attempt was counted as a failure before hashing
-                raise PortalError(ErrorCode.WRONG_CREDENTIALS)
-            rehashed = None
-            if self.passwords.needs_rehash(account.password_hash):
-                rehashed = await self.passwords.hash(password)
+        account, attempt, rehashed = await self._check_password(key, password, address)
         now = utcnow()
         async with self.db() as db, db.begin():
             account = await db.get(Account, account.id)
@@ -106,6 +95,24 @@ class AccountService:
             new = await sessions.start(db, self.settings, account, remember, now,
                                        previous_token)
         return Login(account, new)
+
+    async def _check_password(self, key: str, password: str,
+                              address: str) -> tuple[Account, int, str | None]:
+        """The account ``key`` if ``password`` is its password, the login attempt counted
+        for it, and a new hash when the stored one's costs are outdated; otherwise
+        ``wrong_credentials`` (the attempt stays counted as a failure)."""
+        with self.passwords.slot():  # server_busy before the attempt is counted
+            async with self.db() as db, db.begin():
+                attempt = await throttle.reserve(db, self.settings, key, address, utcnow())
+                account = await db.scalar(select(Account).where(Account.email_key == key))
+            # hashing runs outside any transaction: no lock is held while Argon2 works
+            if not await self.passwords.verify(account.password_hash if account else None,
+                                               password):
+                raise PortalError(ErrorCode.WRONG_CREDENTIALS)
+            rehashed = None
+            if self.passwords.needs_rehash(account.password_hash):
+                rehashed = await self.passwords.hash(password)
+        return account, attempt, rehashed
 
     async def authenticate(self, token: str) -> Caller | None:
         async with self.db() as db, db.begin():
