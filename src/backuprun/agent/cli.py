@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from pathlib import Path
 
 import typer
@@ -87,12 +88,17 @@ def run(
         _fail(f"{exc}; free the port or pick another with --listen", EXIT_CANNOT_LISTEN)
     except (IdentityError, OSError, ValueError) as exc:
         _fail(f"the data folder {folder} cannot be used: {exc}", EXIT_DATA_DIR)
-    try:
+    signal.signal(signal.SIGTERM, _stop)  # uvicorn's handler takes over while serving,
+    try:                                     # and re-raises the signal to this one after
         asyncio.run(server.run(identity, store, root.absolute(), sock))
     except KeyboardInterrupt:
-        pass
+        raise typer.Exit(130) from None
     finally:
         sock.close()
+
+
+def _stop(signum, frame) -> None:
+    raise SystemExit(0)  # SIGTERM (systemd's stop) is a normal end
 
 
 @app.command()

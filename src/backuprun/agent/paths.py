@@ -66,7 +66,9 @@ def parent_of(root: Path | str, path: str, *, create: bool = False) -> Iterator[
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for name in parts[:-1]:
-            fd = _step(fd, name, path, create)
+            child = _step(fd, name, path, create)
+            os.close(fd)
+            fd = child
         yield fd, parts[-1]
     finally:
         os.close(fd)
@@ -142,18 +144,15 @@ class AtomicFile(io.FileIO):
 
 
 def _step(fd: int, name: str, path: str, create: bool) -> int:
-    """Open directory ``name`` in ``fd`` without following a link, and close ``fd``."""
+    """Open directory ``name`` in ``fd`` without following a link."""
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o755, dir_fd=fd)
     try:
-        if create:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, 0o755, dir_fd=fd)
-        try:
-            return os.open(name, _DIR_FLAGS, dir_fd=fd)
-        except OSError as exc:
-            _raise_if_link(exc, fd, name, path)
-            raise
-    finally:
-        os.close(fd)
+        return os.open(name, _DIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        _raise_if_link(exc, fd, name, path)
+        raise
 
 
 def _raise_if_link(exc: OSError, fd: int, name: str, path: str) -> None:

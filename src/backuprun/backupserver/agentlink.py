@@ -17,7 +17,9 @@ Rules:
   certificate is public anyway.
 - An agent that does not trust this backup server completes the client's side of a TLS 1.3
   handshake and then sends an alert (unknown CA, certificate required): it surfaces when
-  the answer is read, as :class:`AgentRefused`.
+  the answer is read, as :class:`AgentRefused`; so does a connection closed (or reset)
+  after the handshake with no answer at all, which is how the alert may reach us (an agent
+  that accepted us always answers).
 - Nothing listening, no route, a timeout: :class:`AgentUnreachable`. Anything else that is
   not an agent's answer (not TLS, not HTTP, not JSON): :class:`AgentLinkError`.
 """
@@ -33,6 +35,8 @@ from backuprun.transport.tls import Identity, fingerprint_of
 
 HELLO_PATH = "/v1/hello"
 MAX_HELLO_BYTES = 64 * 1024
+REFUSED = ("refused this backup server's key in the TLS handshake: it does not trust this "
+           "backup server (run 'backuprun agent trust https://SERVERIP:HTTPS_PORT' there)")
 _REFUSALS = ("UNKNOWN_CA", "CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "ACCESS_DENIED",
              "HANDSHAKE_FAILURE")
 
@@ -70,16 +74,20 @@ def connect(host: str, port: int, identity: Identity, pinned_fingerprint: str | 
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         raise AgentUnreachable(host, port, _reason(exc)) from None
+    shaken = False
     try:
         with sock, _context(identity).wrap_socket(sock) as tls:
+            shaken = True
             fingerprint = _check_pin(tls, host, port, pinned_fingerprint)
             return _hello(tls, host, port), fingerprint
     except ssl.SSLError as exc:
         if any(name in str(exc) for name in _REFUSALS):
-            raise AgentRefused(host, port, "the agent refused this backup server's key in "
-                                           "the TLS handshake: it does not trust this backup "
-                                           "server (run 'backuprun agent trust' there)") from None
+            raise AgentRefused(host, port, REFUSED) from None
         raise AgentLinkError(host, port, f"TLS failed: {exc.reason or exc}") from None
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        if shaken:
+            raise AgentRefused(host, port, REFUSED) from None
+        raise AgentUnreachable(host, port, "the connection was closed at once") from None
     except (TimeoutError, socket.timeout) as exc:
         raise AgentUnreachable(host, port, _reason(exc)) from None
     except (OSError, http.client.HTTPException) as exc:
