@@ -5,7 +5,7 @@ Paths:
 - ``GET /v1/hello``: who this agent is, as JSON: ``hostname``, ``ostype``
   (``platform.system()``, e.g. ``Linux``), ``platform`` (``platform.platform()``),
   ``version`` (BackupRun's), ``root``, ``user`` (whom it runs as) and ``fingerprint`` (of
-  its own certificate).
+  its own certificate), as they were when the agent started.
 
 Rules:
 - TLS requires a client certificate that is exactly one of the trust store's: the handshake
@@ -72,8 +72,10 @@ def hello(identity: Identity, root: Path) -> dict:
 def create_app(identity: Identity, root: Path) -> Starlette:
     """The agent's app; serve it only with :meth:`TrustedPeers.server_context`."""
 
+    answer = hello(identity, root)  # as at start: platform.platform() reads files
+
     async def hello_endpoint(request: Request) -> JSONResponse:
-        return JSONResponse(hello(identity, root))
+        return JSONResponse(answer)
 
     app = Starlette(routes=[Route("/v1/hello", hello_endpoint, methods=["GET"])])
     app.requires_client_certificate = True

@@ -103,7 +103,8 @@ class TrustStore:
         pem = certificate_pem(data, source)
         fingerprint = fingerprint_of(pem)
         path = self.folder / f"{_hex_of(fingerprint)}.pem"
-        self.folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data folder
+        self.folder.mkdir(mode=0o755, exist_ok=True)
         created = create_exclusive(path, pem, 0o644)
         return _entry(path), created
 
