@@ -12,6 +12,7 @@ SHARED = {"config", "sqlutil", "clihelp"}
 ALLOWED = {
     "portal": {"backupserver", "tasks", "schema", "transport", "disksafe", "storage"},
     "backupserver": {"disksafe", "transport", "tasks", "storage", "schema"},
+    "agent": {"transport", "disksafe"},
     "tasks": set(),
     "schema": set(),
     "transport": set(),

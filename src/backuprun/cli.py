@@ -30,6 +30,7 @@ def _build_app() -> typer.Typer:
     import typer
 
     from backuprun import __version__
+    from backuprun.agent.cli import app as agent_app
     from backuprun.backupserver.cli import backup_server, worker
     from backuprun.clihelp import PlainHelp
     from backuprun.disksafe.cli import app as disksafe_app
@@ -49,6 +50,7 @@ def _build_app() -> typer.Typer:
     app.command("worker", cls=PlainHelp)(worker)
     app.add_typer(disksafe_app, name="disksafe")
     app.add_typer(admin_app, name="admin")
+    app.add_typer(agent_app, name="agent")
 
     def _version(value: bool) -> None:
         if value:
