@@ -48,6 +48,21 @@ def _fail(message: str, code: int = EXIT_CONFIG):
     raise typer.Exit(code)
 
 
+def _locations(settings: Settings, ids: list[int] | None):
+    """The locations ``ids`` (None: every local one) from the configuration."""
+    from backuprun.backupserver.locations import load_locations
+
+    try:
+        known = load_locations(settings)
+    except ConfigError as exc:
+        _fail(str(exc))
+    wanted = ids or [loc.id for loc in known.values() if loc.is_local]
+    missing = [i for i in wanted if i not in known]
+    if missing:
+        _fail(f"no location {missing[0]} in the configuration")
+    return [known[i] for i in wanted]
+
+
 def _migrate(settings: Settings) -> None:
     from backuprun.schema import migrate_sync
     from backuprun.sqlutil import make_sync_engine
@@ -72,17 +87,10 @@ def backup_server(
     task_queue_url: str = QUEUE_URL,
 ) -> None:
     """Run one location's backup server as its own process."""
-    from backuprun.backupserver.locations import load_locations
-
     settings = _settings(config, data_dir=data_dir, database_url=database_url,
                          task_queue_url=task_queue_url,
                          portal_cert=str(portal_cert) if portal_cert else None)
-    try:
-        where = load_locations(settings).get(location)
-    except ConfigError as exc:
-        _fail(str(exc))
-    if where is None:
-        _fail(f"no location {location} in the configuration")
+    where = _locations(settings, [location])[0]
     if not settings.portal_cert or not Path(settings.portal_cert).is_file():
         _fail("give the portal's certificate with --portal-cert PATH (the portal makes it "
               "in <its data dir>/portal-identity/cert.pem)")
@@ -111,20 +119,12 @@ def worker(
 ) -> None:
     """Run task workers (provisioning walks) in the foreground until Ctrl-C or SIGTERM."""
     from backuprun.backupserver.host import BackupServerHost
-    from backuprun.backupserver.locations import load_locations
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url,
                          task_queue_url=task_queue_url)
-    try:
-        known = load_locations(settings)
-    except ConfigError as exc:
-        _fail(str(exc))
-    wanted = location or [loc.id for loc in known.values() if loc.is_local]
-    missing = [i for i in wanted if i not in known]
-    if missing:
-        _fail(f"no location {missing[0]} in the configuration")
+    locations = _locations(settings, location or None)
     _migrate(settings)
-    host = BackupServerHost(settings, [known[i] for i in wanted])
+    host = BackupServerHost(settings, locations)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         host.run_workers(max(1, workers))
