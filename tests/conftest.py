@@ -1,8 +1,11 @@
 """Fixtures shared by every test package.
 
 - ``s3_server`` (session): a real SeaweedFS S3 server (see ``tests/s3server.py``), started
-  on first use. Locally it skips the test if ``weed`` cannot start; in CI (``CI=true``) it
-  fails instead, so S3 coverage never silently disappears.
+  on first use. It skips the test if ``weed`` cannot start; ``tests/hygiene.py`` says so
+  loudly in the summary, and makes the skip a failure in CI (``CI=true``).
+
+The hooks of ``tests/hygiene.py`` (a temp folder of the run's own, left empty; no silent
+skips of server tests) are imported here.
 - ``storage_factory``: parametrized over ``local``, ``memory`` and ``s3``; a callable that
   returns a fresh, empty ``Storage`` each call. ``storage_factory.kind`` names the backend.
   (``tests/storagekit.py`` builds them; ``tests/storage`` adds ``retrying``.)
@@ -26,12 +29,10 @@ if str(Path(__file__).parent) not in sys.path:  # pytest's importlib mode does n
     sys.path.insert(0, str(Path(__file__).parent))
 
 import s3server  # noqa: E402
+from hygiene import (pytest_collection_modifyitems, pytest_configure,  # noqa: E402,F401
+                     pytest_runtest_makereport, pytest_sessionfinish, pytest_terminal_summary)
 from backuprun.storage import Storage  # noqa: E402
 from storagekit import BACKENDS, StorageFactory, make_factory  # noqa: E402
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +41,6 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s3server.Sea
     try:
         server = s3server.start(tmp_path_factory.mktemp("seaweedfs"))
     except s3server.Unavailable as e:
-        if _in_ci():
-            pytest.fail(f"CI needs the S3 server: {e}", pytrace=False)
         pytest.skip(f"S3 server unavailable: {e}")
     yield server
     server.stop()

@@ -1,12 +1,15 @@
 """The ``backuprun`` command: one entry point, one module per command group.
 
-- ``backuprun serve`` starts the portal (``backuprun.portal.cli``).
+- ``backuprun serve`` starts the portal (``backuprun.portal.cli``) with the local locations'
+  backup servers.
+- ``backuprun backup-server`` / ``worker`` run a location's backup server, or task workers,
+  on their own (``backuprun.backupserver.cli``); ``backuprun admin`` is for operators.
 - ``backuprun disksafe ...`` operates a disk safe directly (``backuprun.disksafe.cli``).
 
 Start-up time matters for ``disksafe backup`` (an unchanged re-run takes well under a
 second): the command groups are imported only when the app is built, and a plain
 ``disksafe backup`` command line (positional arguments, ``--parent``, ``--password-file``,
-``-q``) calls the command directly. Typer would otherwise import pydantic and build a
+``-q``, ``--json``) calls the command directly. Typer would otherwise import pydantic and build a
 validator for every parameter first (~0.1 s). Anything else (``--help``, other options,
 wrong arguments) goes through typer as before.
 """
@@ -27,7 +30,11 @@ def _build_app() -> typer.Typer:
     import typer
 
     from backuprun import __version__
+    from backuprun.agent.cli import app as agent_app
+    from backuprun.backupserver.cli import backup_server, worker
+    from backuprun.clihelp import PlainHelp
     from backuprun.disksafe.cli import app as disksafe_app
+    from backuprun.portal.admin import app as admin_app
     from backuprun.portal.cli import serve
 
     app = typer.Typer(
@@ -35,9 +42,15 @@ def _build_app() -> typer.Typer:
         help="BackupRun: hosted server backup.",
         no_args_is_help=True,
         add_completion=False,
+        pretty_exceptions_show_locals=False,  # a bug's traceback must not show a password
+        rich_markup_mode=None,
     )
-    app.command("serve")(serve)
+    app.command("serve", cls=PlainHelp)(serve)
+    app.command("backup-server", cls=PlainHelp)(backup_server)
+    app.command("worker", cls=PlainHelp)(worker)
     app.add_typer(disksafe_app, name="disksafe")
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(agent_app, name="agent")
 
     def _version(value: bool) -> None:
         if value:
@@ -64,7 +77,8 @@ def __getattr__(name: str):
 
 
 _BACKUP_OPTIONS = {"--parent": "parent", "--password-file": "password_file"}
-_BACKUP_PARAMS = ("location", "source", "parent", "password_file", "quiet")
+_BACKUP_PARAMS = ("location", "source", "parent", "password_file", "quiet", "json_out")
+_BACKUP_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json_out"}
 
 
 def backup_fast_args(args: list[str]) -> dict | None:
@@ -72,7 +86,7 @@ def backup_fast_args(args: list[str]) -> dict | None:
     (``sys.argv[1:]``), or None when typer should parse it."""
     if len(args) < 2 or args[0] != "disksafe" or args[1] != "backup":
         return None
-    values: dict = {"parent": None, "password_file": None, "quiet": False}
+    values: dict = {"parent": None, "password_file": None, "quiet": False, "json_out": False}
     positional: list[str] = []
     rest = iter(args[2:])
     options_done = False
@@ -81,8 +95,8 @@ def backup_fast_args(args: list[str]) -> dict | None:
             positional.append(arg)
         elif arg == "--":
             options_done = True
-        elif arg in ("-q", "--quiet"):
-            values["quiet"] = True
+        elif arg in _BACKUP_FLAGS:
+            values[_BACKUP_FLAGS[arg]] = True
         else:
             name, eq, value = arg.partition("=")
             key = _BACKUP_OPTIONS.get(name)

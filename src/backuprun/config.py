@@ -7,6 +7,8 @@ Rules:
   (top-level ``key = value`` pairs), the default.
 - The config file is named by ``--config`` or ``BACKUPRUN_CONFIG``; without one, none is read.
 - Unknown keys in the file are an error (a typo must not silently fall back to a default).
+- Locations are the one nested part: ``[locations.<id>]`` tables in the file, kept as given in
+  ``Settings.locations`` and read by :mod:`backuprun.backupserver.locations`.
 
 Every key is documented in ``docs/portal.md``.
 """
@@ -14,6 +16,7 @@ Every key is documented in ``docs/portal.md``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -37,6 +40,7 @@ class Settings:
     port: int = 8080
     certfile: str | None = None
     keyfile: str | None = None
+    workers: int = 1  # portal processes on the one port
     forwarded_allow_ips: str | None = None  # None: never trust X-Forwarded-* headers
     public_url: str | None = None  # base of links in e-mails; default from host/port/https
     max_request_bytes: int = 64 * 1024
@@ -51,19 +55,47 @@ class Settings:
     min_password_length: int = 8
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
-    argon2_parallelism: int = 4
+    argon2_parallelism: int = 1  # one lane: see docs/api.md, "Passwords"
+    argon2_workers: int = 0  # hashes at a time; 0: half the CPUs, at least one
+    argon2_queue: int = 16  # hashes that may wait; beyond: server_busy
     # login throttling (sliding window)
     login_window: int = 15 * 60
     login_max_failures_per_account: int = 10
     login_max_failures_per_address: int = 50
     login_familiar_days: int = 30
     recovery_mails_per_hour: int = 5
+    # services, backup servers and their task queue
+    task_queue_url: str | None = None  # default: SQLite at <data_dir>/tasks.db
+    termination_grace_seconds: int = 7 * 24 * 3600  # terminate -> data deleted after this
+    volume_quota_gb: int = 1024  # a new service's volume quota
+    provisioning_lease_seconds: int = 60  # a walk whose worker died is taken up after this
+    task_cooldown_seconds: int = 300  # a task whose retries ran out is tried again after this
+    location_https_port_base: int = 9000  # a location's default https_port: this + its id
+    portal_cert: str | None = None  # backup-server process: the portal's pinned certificate
+    locations: dict = dataclasses.field(default_factory=dict)  # [locations.<id>] tables
+    # limits on registerNewUser and recoverPassword (sliding window)
+    request_window: int = 3600
+    register_max_per_address: int = 20
+    register_max_per_email: int = 5
+    recovery_max_per_address: int = 20
+    recovery_max_per_email: int = 10
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'backuprun.db'}"
+
+    @property
+    def resolved_task_queue_url(self) -> str:
+        if self.task_queue_url:
+            return self.task_queue_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'tasks.db'}"
+
+    @property
+    def sync_database_url(self) -> str:
+        """The database URL for synchronous code (backup servers, task workers)."""
+        return self.resolved_database_url.replace("sqlite+aiosqlite://", "sqlite://")
 
     @property
     def outbox_dir(self) -> Path:
@@ -81,11 +113,26 @@ class Settings:
         return f"{scheme}://{self.host}:{self.port}"
 
     def replace(self, **changes: Any) -> "Settings":
-        return dataclasses.replace(self, **_coerce_all(changes, "override"))
+        locations = changes.pop("locations", self.locations)
+        return dataclasses.replace(self, locations=locations,
+                                   **_coerce_all(changes, "override"))
+
+
+def dumps(settings: Settings) -> str:
+    """The settings as JSON, for processes started from this one (:func:`loads`)."""
+    return json.dumps({k: str(v) if isinstance(v, Path) else v
+                       for k, v in dataclasses.asdict(settings).items()})
+
+
+def loads(text: str) -> Settings:
+    values = json.loads(text)
+    locations = values.pop("locations", {})
+    return Settings(locations=locations, **_coerce_all(values, "the parent process"))
 
 
 def setting_names() -> list[str]:
-    return [f.name for f in fields(Settings)]
+    """The flat settings (each also an environment variable); ``locations`` is file-only."""
+    return [f.name for f in fields(Settings) if f.name != "locations"]
 
 
 def load_settings(
@@ -101,7 +148,12 @@ def load_settings(
     values: dict[str, Any] = {}
     path = config_file or env.get(ENV_PREFIX + "CONFIG")
     if path:
-        values.update(_coerce_all(_read_file(Path(path)), f"config file {path}"))
+        from_file = _read_file(Path(path))
+        locations = from_file.pop("locations", {})
+        if not isinstance(locations, dict):
+            raise ConfigError(f"config file {path}: locations must be [locations.<id>] tables")
+        values.update(_coerce_all(from_file, f"config file {path}"))
+        values["locations"] = locations
     names = setting_names()
     for name in names:
         raw = env.get(ENV_PREFIX + name.upper())

@@ -53,7 +53,7 @@ def test_init_backup_list_ls_restore_passwd(run, tmp_path: Path) -> None:
     newpw = tmp_path / "newpw"
     newpw.write_text("second password\n")
     run("passwd", str(safe), "--new-password-file", str(newpw))
-    run("list", str(safe), code=1)
+    run("list", str(safe), code=12)  # the old password
     run("list", str(safe), env={"BACKUPRUN_DISKSAFE_PASSWORD": "second password"})
     run("list", str(safe), "--password-file", str(newpw))
 
@@ -62,11 +62,11 @@ def test_clear_errors(run, tmp_path: Path) -> None:
     safe, src = tmp_path / "safe", tmp_path / "src"
     os.makedirs(src)
     write(os.fsencode(src / "f"), b"x")
-    r = run("list", str(tmp_path / "nothing"), code=1)
+    r = run("list", str(tmp_path / "nothing"), code=10)
     assert "no disk safe" in r.output
     run("init", str(safe))
     assert "already exists" in run("init", str(safe), code=1).output
-    r = run("backup", str(safe), str(src), code=1, env={"BACKUPRUN_DISKSAFE_PASSWORD": "wrong"})
+    r = run("backup", str(safe), str(src), code=12, env={"BACKUPRUN_DISKSAFE_PASSWORD": "wrong"})
     assert "wrong password" in r.output
     assert list((safe).glob("points/*")) == []
     assert "no recovery point" in run("restore", str(safe), "latest", str(tmp_path / "o"), code=1).output
@@ -76,7 +76,7 @@ def test_clear_errors(run, tmp_path: Path) -> None:
 
     repo = Repository.open(LocalStorage(safe), PW.encode())
     with repo.lock(True, "prune"):
-        r = run("backup", str(safe), str(src), code=1)
+        r = run("backup", str(safe), str(src), code=11)
         assert "locked" in r.output and "prune" in r.output
     assert list((safe).glob("points/*")) == []
 
@@ -106,7 +106,7 @@ def test_real_command_line(tmp_path: Path) -> None:
     assert (tmp_path / "o" / "f").read_bytes() == b"hello"
     p = subprocess.run([str(exe), "disksafe", "list", str(tmp_path / "s")],
                        env=dict(env, BACKUPRUN_DISKSAFE_PASSWORD="bad"), capture_output=True)
-    assert p.returncode == 1 and b"wrong password" in p.stderr
+    assert p.returncode == 12 and b"wrong password" in p.stderr
 
 
 def test_missing_path_is_an_error(run, tmp_path: Path) -> None:
@@ -195,8 +195,8 @@ def test_maintenance_commands_refuse_cleanly(run, tmp_path: Path) -> None:
     wrong = {"BACKUPRUN_DISKSAFE_PASSWORD": "wrong"}
     for args in (["verify", str(safe)], ["prune", str(safe)], ["rebuild-index", str(safe)],
                  ["forget", str(safe), "--keep-last", "1"]):
-        assert "wrong password" in run(*args, code=1, env=wrong).output
-    assert "no disk safe" in run("prune", str(tmp_path / "nothing"), code=1).output
+        assert "wrong password" in run(*args, code=12, env=wrong).output
+    assert "no disk safe" in run("prune", str(tmp_path / "nothing"), code=10).output
     from backuprun.disksafe.repository import Repository
     from backuprun.storage.local import LocalStorage
 
@@ -204,7 +204,7 @@ def test_maintenance_commands_refuse_cleanly(run, tmp_path: Path) -> None:
     with repo.lock(True, "backup"):  # a backup is running
         for args in (["prune", str(safe)], ["forget", str(safe), "--keep-last", "1"],
                      ["rebuild-index", str(safe)], ["verify", str(safe)]):
-            r = run(*args, code=1)
+            r = run(*args, code=11)
             assert "locked" in r.output and "backup" in r.output, args
     assert contents() == before
     assert not list((safe / "locks").iterdir())

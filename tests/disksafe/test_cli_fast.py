@@ -16,11 +16,11 @@ from backuprun.cli import backup_fast_args
 def test_plain_command_lines_are_parsed() -> None:
     assert backup_fast_args(["disksafe", "backup", "s", "src"]) == {
         "location": "s", "source": "src", "parent": None, "password_file": None,
-        "quiet": False}
+        "quiet": False, "json_out": False}
     got = backup_fast_args(["disksafe", "backup", "-q", "--parent", "abc", "s",
-                            "--password-file=pw", "src"])
+                            "--password-file=pw", "src", "--json"])
     assert got == {"location": "s", "source": "src", "parent": "abc", "password_file": "pw",
-                   "quiet": True}
+                   "quiet": True, "json_out": True}
     assert backup_fast_args(["disksafe", "backup", "s", "--", "-odd"])["source"] == "-odd"
 
 
@@ -58,10 +58,10 @@ def test_fast_backup_exit_codes(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert b"recovery point" in p.stdout
     p = run("backup", str(tmp_path / "nope"), str(src), "--password-file", str(pw))
-    assert p.returncode == 1 and b"no disk safe" in p.stderr
+    assert p.returncode == 10 and b"no disk safe" in p.stderr
     p = run("backup", safe, str(src), "--parent", "zzz", "--password-file", str(pw))
     assert p.returncode == 1 and b"no recovery point" in p.stderr
     p = run("backup", safe, str(src))  # no password, stdin not a terminal
-    assert p.returncode == 1 and b"password" in p.stderr
+    assert p.returncode == 12 and b"password" in p.stderr
     p = run("backup", safe)  # typer's usage error
     assert p.returncode == 2 and b"Missing argument" in p.stderr

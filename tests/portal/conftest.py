@@ -30,14 +30,17 @@ import uvicorn
 
 from backuprun.config import Settings
 from backuprun.portal.app import create_app
+from ports import free_location_port_base
 
 POSTGRES_URL = os.environ.get("BACKUPRUN_TEST_POSTGRES_URL")
 ENCODINGS = ("multipart", "urlencoded")
 PASSWORD = "correct horse battery"
 
 # cheap Argon2 for tests only (documented setting); production defaults stay in Settings
+# and per-address limits out of the way: every test client comes from 127.0.0.1
 TEST_SETTINGS = dict(argon2_time_cost=1, argon2_memory_kib=256, argon2_parallelism=1,
-                     login_max_failures_per_address=10_000)
+                     login_max_failures_per_address=10_000, register_max_per_address=10_000,
+                     register_max_per_email=10_000, recovery_max_per_address=10_000)
 
 
 # -- databases ---------------------------------------------------------------------------
@@ -132,6 +135,7 @@ def start_portal(settings: Settings) -> Portal:
 
 def portal_settings(databases: Databases, tmp: Path, **overrides) -> Settings:
     return Settings(data_dir=tmp, database_url=databases.new(),
+                    location_https_port_base=free_location_port_base(),
                     **{**TEST_SETTINGS, **overrides})
 
 
@@ -249,6 +253,22 @@ class Api:
 
     def close(self):
         self.http.close()
+
+
+def at_once(portal: Portal, forms: list[dict], headers: list[dict] | None = None
+            ) -> list[Answer]:
+    """Post all ``forms`` (urlencoded) at the same moment, each on its own connection, with
+    the matching ``headers``; their answers in order."""
+    import asyncio
+
+    async def send():
+        limits = httpx.Limits(max_connections=len(forms))
+        async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+            return await asyncio.gather(*(
+                http.post(portal.api_url, data=form, headers=extra)
+                for form, extra in zip(forms, headers or [{}] * len(forms))))
+
+    return [Answer(r) for r in asyncio.run(send())]
 
 
 def unique_email(prefix: str = "user") -> str:

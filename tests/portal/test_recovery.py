@@ -133,3 +133,58 @@ def test_code_is_random_single_use_and_others_die_with_it(api, portal, new_api):
                    password="new password 2").fails("recovery_code_used")
     new_api().login(email_address, "new password 1").ok()
     new_api().login(email_address, PASSWORD).fails("wrong_credentials")
+
+
+def test_known_and_unknown_addresses_get_byte_identical_answers(api):
+    known = api.register()
+    answers = [api.call("recoverPassword", email=e).ok().response
+               for e in (known, unique_email("nobody"))]
+    a, b = ({k: v for k, v in r.headers.items() if k != "date"} for r in answers)
+    assert a == b and answers[0].content == answers[1].content
+    assert answers[0].status_code == answers[1].status_code == 200
+
+
+def test_recovery_does_the_same_work_before_answering(databases, tmp_path):
+    """Until the answer, a known and an unknown address cost the same: one transaction (the
+    request count); the account lookup and the mail happen after it, in the background."""
+    import asyncio
+
+    from backuprun.config import Settings
+    from backuprun.portal import db as database
+    from backuprun.portal.accounts.service import AccountService
+    from backuprun.portal.mail import Mailer
+
+    from .conftest import TEST_SETTINGS
+
+    class Sent:
+        def __init__(self):
+            self.to = []
+
+        async def deliver(self, message):
+            self.to.append(message["To"])
+
+    async def check():
+        engine = database.make_engine(databases.new())
+        await database.migrate(engine)
+        maker, opened = database.sessionmaker(engine), []
+
+        def counting():
+            opened.append(1)
+            return maker()
+
+        settings = Settings(data_dir=tmp_path, **TEST_SETTINGS)
+        sent = Sent()
+        service = AccountService(counting, settings, Mailer(settings, sent))
+        known = (await service.register(unique_email(), "N", PASSWORD, "192.0.2.1")).email
+        work = []
+        for address in (known, unique_email("nobody")):
+            opened.clear()
+            await service.recover_password(address, "192.0.2.1")
+            work.append(len(opened))
+            await service.mailer.drain()
+        await engine.dispose()
+        return work, sent.to, known
+
+    work, sent_to, known = asyncio.run(check())
+    assert work == [1, 1]
+    assert sent_to == [known]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from ports import free_location_port_base
 
 from .conftest import PASSWORD, Answer, self_signed, unique_email
 
@@ -67,13 +70,16 @@ def serve_command() -> list[str]:
 
 @pytest.fixture
 def serve(tmp_path):
-    """Run ``backuprun serve`` in a subprocess: ``serve(*args, env=...)``; returns the URL."""
+    """Run ``backuprun serve`` in a subprocess: ``serve(*args, env=...)``; returns the URL.
+    ``serve.stop(url)`` stops that server and returns all it printed."""
     procs = []
+    by_url = {}
 
     def start(*args: str, env: dict | None = None, cwd: Path = tmp_path) -> str:
         port = free_port()
         environ = {**os.environ, "BACKUPRUN_ARGON2_MEMORY_KIB": "256",
                    "BACKUPRUN_ARGON2_TIME_COST": "1", "BACKUPRUN_ARGON2_PARALLELISM": "1",
+                   "BACKUPRUN_LOCATION_HTTPS_PORT_BASE": str(free_location_port_base()),
                    **(env or {})}
         if "BACKUPRUN_DATABASE_URL" not in (env or {}):
             environ.pop("BACKUPRUN_DATABASE_URL", None)
@@ -84,19 +90,33 @@ def serve(tmp_path):
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return f"http://127.0.0.1:{port}/api.php"
+                    url = f"http://127.0.0.1:{port}/api.php"
+                    by_url[url] = proc
+                    return url
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(proc.stdout.read().decode())
                 time.sleep(0.05)
 
-    yield start
-    for proc in procs:
+    def stop(url: str) -> str:
+        proc = by_url[url]
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=15)
+            out, _ = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+            out, _ = proc.communicate()
+        return out.decode(errors="replace")
+
+    start.stop = stop
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def register_and_login(url: str) -> None:
@@ -175,3 +195,115 @@ def test_serve_refuses_bad_environment_values(tmp_path):
                           cwd=tmp_path, env={**os.environ, "BACKUPRUN_PORT": "eighty"})
     assert done.returncode != 0
     assert "BACKUPRUN_PORT" in done.stdout + done.stderr
+
+
+def test_client_leaving_mid_body_costs_one_log_line(serve):
+    url = serve()
+    host, port = url.split("/")[2].split(":")
+    for _ in range(3):
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(b"POST /api.php HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                        b"Content-Type: application/x-www-form-urlencoded\r\n\r\napiCALL=lo")
+            time.sleep(0.2)
+    register_and_login(url)  # the server is fine
+    output = serve.stop(url)
+    assert "Traceback" not in output and "Exception" not in output, output
+    request_lines = [line for line in output.splitlines() if "went away" in line]
+    assert len(request_lines) == 3, output  # one line per request, no more
+
+
+# -- several processes -----------------------------------------------------------------------
+
+
+def answering_pids(port: int) -> set[int]:
+    """The processes holding the server side of an established TCP connection on ``port``."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    pids = set()
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            pids.add(int(fd.parts[2]))
+    return pids
+
+
+def test_serve_workers_answer_from_several_processes(serve, databases, tmp_path):
+    """Two portal processes share the port; the schema was migrated once, before they
+    started, on a fresh database; both answer."""
+    url = serve("--workers", "2", env={"BACKUPRUN_DATABASE_URL": databases.new()})
+    port = int(url.split(":")[2].split("/")[0])
+    seen: set[int] = set()
+    deadline = time.monotonic() + 20
+    while len(seen) < 2 and time.monotonic() < deadline:
+        clients = [httpx.Client(timeout=30) for _ in range(12)]
+        for client in clients:  # each keeps its connection open
+            Answer(client.post(url, data={"apiCALL": "logout"})).ok()
+        seen |= answering_pids(port)
+        for client in clients:
+            client.close()
+    assert len(seen) == 2, seen
+    register_and_login(url)
+    output = serve.stop(url)
+    # two portal processes (each also serves the local locations' https ports)
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", output))) == 2, output
+    assert "Traceback" not in output
+
+
+# -- failing before anything is created: one line, its own exit code -----------------------
+
+
+def serve_fails(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPRUN_")}
+    environ["BACKUPRUN_LOCATION_HTTPS_PORT_BASE"] = str(free_location_port_base())
+    done = subprocess.run([*serve_command(), *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd, env={**environ, **(env or {})})
+    assert done.stdout == "" and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def test_serve_data_dir_naming_a_file(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    for data_dir in ("a-file", "a-file/below"):
+        done = serve_fails("--data-dir", data_dir, "--port", str(free_port()), cwd=tmp_path)
+        assert done.returncode == 3 and "is a file, not a folder" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_serve_unreachable_postgresql(tmp_path):
+    url = f"postgresql+psycopg://someone:s3cret@127.0.0.1:{free_port()}/nothing"
+    done = serve_fails("--data-dir", "data", "--port", str(free_port()), cwd=tmp_path,
+                       env={"BACKUPRUN_DATABASE_URL": url})
+    assert done.returncode == 4 and "cannot use the database" in done.stderr
+    assert "s3cret" not in done.stderr and "BACKUPRUN_DATABASE_URL" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_serve_port_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = serve_fails("--data-dir", "data", "--port", str(port), cwd=tmp_path)
+    assert done.returncode == 5 and "address already in use" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no database, no data folder
+
+
+def test_serve_location_port_in_use(tmp_path):
+    base = free_location_port_base()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 529))
+        taken.listen()
+        done = serve_fails("--data-dir", "data", "--port", str(free_port()), cwd=tmp_path,
+                           env={"BACKUPRUN_LOCATION_HTTPS_PORT_BASE": str(base)})
+    assert done.returncode == 5, done.stderr
+    assert "location 529's backup server cannot listen" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -100,3 +100,42 @@ def test_ipv6_clients_are_counted_by_their_64_network(throttled, new_api):
     victim = api.register()
     login_from(api, "2001:db8:1:2:ffff::1", victim).fails("login_throttled")  # same /64
     login_from(api, "2001:db8:1:3::1", victim).ok()  # the next /64 is someone else
+
+
+# -- bursts: every attempt is counted before its password is hashed ------------------------
+
+BURST = 30
+
+
+@pytest.fixture
+def burst_portal(make_portal):
+    # a hash that takes a few milliseconds, so that the attempts of a burst truly overlap;
+    # room in the hashing pool for the whole burst (test_busy covers a full pool)
+    return make_portal(login_max_failures_per_account=5, login_max_failures_per_address=5,
+                       login_window=600, forwarded_allow_ips="127.0.0.1",
+                       argon2_memory_kib=8192, argon2_time_cost=2, argon2_queue=BURST)
+
+
+def burst(portal, attempts: list[tuple[str, str, str]]) -> list[str]:
+    """Send all ``(address, email, password)`` logins at once; their error codes."""
+    from .conftest import at_once
+
+    answers = at_once(portal, [{"apiCALL": "login", "email": e, "password": p}
+                               for _, e, p in attempts],
+                      [{"X-Forwarded-For": address} for address, _, _ in attempts])
+    return [a.error or "ok" for a in answers]
+
+
+def test_a_burst_on_one_account_gets_no_more_tries_than_the_limit(burst_portal, new_api):
+    email = new_api(burst_portal).register()
+    codes = burst(burst_portal, [(f"203.0.113.{i}", email, f"guess {i}")
+                                 for i in range(BURST)])
+    assert codes.count("wrong_credentials") == 5, codes
+    assert codes.count("login_throttled") == BURST - 5, codes
+
+
+def test_a_burst_from_one_address_gets_no_more_tries_than_the_limit(burst_portal, encoding):
+    codes = burst(burst_portal, [("192.0.2.77", unique_email(), "guess")
+                                 for _ in range(BURST)])
+    assert codes.count("wrong_credentials") == 5, codes
+    assert codes.count("login_throttled") == BURST - 5, codes

@@ -22,10 +22,17 @@ def test_wrong_method_is_405(http, portal, method):
     Answer(response).fails("method_not_allowed", http=405)
 
 
-@pytest.mark.parametrize("path", ["/", "/api", "/api.php/x", "/index.php"])
+@pytest.mark.parametrize("path", ["/", "/api", "/api.php/", "/api.php/x", "/index.php"])
 def test_wrong_path_is_404(http, portal, path):
     response = http.post(portal.url + path, data={"apiCALL": "login"})
     Answer(response).fails("not_found", http=404)
+    assert "location" not in response.headers  # never a redirect
+
+
+def test_head_is_405_in_xml(http, portal):
+    response = http.head(portal.api_url)
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "text/xml; charset=utf-8"
 
 
 def test_other_body_types_are_415(http, portal):
@@ -64,11 +71,20 @@ def test_file_upload_is_refused(http, portal):
     Answer(response).fails("malformed_request", http=400)
 
 
-def test_broken_multipart_is_400(http, portal):
-    response = http.post(portal.api_url, content=b"--xyz\r\nnonsense",
-                         headers={"content-type": "multipart/form-data; boundary=xyz"})
-    assert response.status_code in (400, 200)
-    assert Answer(response).status == "error"
+WHOLE_PART = b'--xyz\r\nContent-Disposition: form-data; name="apiCALL"\r\n\r\nlogin\r\n'
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("multipart/form-data; boundary=xyz", b"--xyz\r\nnonsense"),
+    ("multipart/form-data; boundary=xyz", WHOLE_PART),  # no closing boundary
+    ("multipart/form-data; boundary=xyz", WHOLE_PART.replace(b'name="apiCALL"', b"x")),
+    ("multipart/form-data", WHOLE_PART + b"--xyz--\r\n"),  # no boundary parameter
+    ("multipart/form-data; boundary=abc", WHOLE_PART + b"--xyz--\r\n"),
+    ("application/x-www-form-urlencoded", b"&".join([b"a=1"] * 101)),  # too many fields
+])
+def test_broken_forms_are_400_in_xml(http, portal, content_type, body):
+    response = http.post(portal.api_url, content=body, headers={"content-type": content_type})
+    Answer(response).fails("malformed_request", http=400)
 
 
 def test_both_encodings_reach_the_same_account(portal, new_api):

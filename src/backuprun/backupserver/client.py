@@ -10,7 +10,7 @@ dataclasses below, which travel as JSON.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
@@ -65,7 +65,7 @@ class ServiceState:
     password: str = ""
     disk_usage: int = 0  # bytes the service's disk safe takes
     recovery_points: int = 0
-    steps: list[dict] = field(default_factory=list)  # the walk so far, for operators
+    removed: bool = False  # terminated and its data deleted
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -89,11 +89,18 @@ class BackupServerClient(Protocol):
     async def terminate(self, service_id: int, grace_seconds: int) -> ServiceState:
         """Stop all work at once (-4); delete the service's data after ``grace_seconds``."""
 
+    async def release(self, service_id: int) -> None:
+        """Give the service up at once with its empty disk safe (it moves to another
+        location); refused (``has_recovery_points``) once it holds recovery points."""
+
     async def cancel_termination(self, service_id: int) -> ServiceState:
         """Keep a terminated service whose data is not deleted yet; its walk resumes."""
 
     async def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
         """The states of the services this server knows among ``service_ids``."""
+
+    async def walk_log(self, service_id: int) -> list[dict]:
+        """The service's walk, step by step (for operators)."""
 
     async def close(self) -> None:
         """Release connections."""
@@ -117,11 +124,17 @@ class LocalBackupServer:
     async def terminate(self, service_id: int, grace_seconds: int) -> ServiceState:
         return await self._run(self.server.terminate, service_id, grace_seconds)
 
+    async def release(self, service_id: int) -> None:
+        return await self._run(self.server.release, service_id)
+
     async def cancel_termination(self, service_id: int) -> ServiceState:
         return await self._run(self.server.cancel_termination, service_id)
 
     async def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
         return await self._run(self.server.states, service_ids)
+
+    async def walk_log(self, service_id: int) -> list[dict]:
+        return await self._run(self.server.walk_log, service_id)
 
     async def close(self) -> None:
         return None

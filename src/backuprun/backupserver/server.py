@@ -1,46 +1,272 @@
-"""One location's backup server: the synchronous core behind every way of reaching it."""
+"""One location's backup server: the synchronous core behind every way of reaching it.
+
+The portal's requests (provision, change, terminate, cancel, states) only record what is
+wanted and hand the work to the walk (:mod:`.walk`), run as a keyed task by the task
+queue; they answer at once with the service's state.
+"""
 
 from __future__ import annotations
 
+import hmac
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
 from backuprun.backupserver.client import BackupServerError, ServiceSpec, ServiceState
+from backuprun.backupserver.locations import Location
+from backuprun.backupserver.models import (
+    BsAgent,
+    BsDiskSafe,
+    BsPolicy,
+    BsService,
+    BsUser,
+    BsVolume,
+    BsWalkStep,
+)
+from backuprun.backupserver.secrets import SecretBox
+from backuprun.backupserver.walk import CHANGING, CONFIGURED, TERMINATED, Walk
+from backuprun.sqlutil import utcnow
 
 
 class BackupServer:
-    """INTERFACE SKELETON (being implemented on main): the methods below are the contract."""
+    def __init__(self, location: Location, engine: Engine, box: SecretBox,
+                 submit_walk: Callable[[int, int], None] | None = None):
+        self.location = location
+        self.location_id = location.id
+        self.engine = engine
+        self.box = box
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.walker = Walk(self)
+        # hands a walk to the task queue: submit_walk(location_id, service_id)
+        self._submit = submit_walk
 
-    location_id: int
+    def session(self) -> Session:
+        return self._sessions()
 
-    # -- what the portal asks (see client.BackupServerClient) --------------------------
-    def provision(self, spec: ServiceSpec) -> ServiceState: raise NotImplementedError
-    def change(self, spec: ServiceSpec) -> ServiceState: raise NotImplementedError
+    def submit_walk(self, service_id: int) -> None:
+        if self._submit is not None:
+            self._submit(self.location_id, service_id)
+
+    # -- what the portal asks ------------------------------------------------------------
+
+    def provision(self, spec: ServiceSpec) -> ServiceState:
+        """Record the service and start its walk; answers the state the walk starts from."""
+        self._add(spec, CONFIGURED)
+        state = self._state(spec.service_id)
+        self.submit_walk(spec.service_id)
+        return state
+
+    def change(self, spec: ServiceSpec) -> ServiceState:
+        """Apply ``spec``; a service new to this server (a move here) is provisioned, shown
+        as being changed (-1) until it is ready."""
+        with self.session() as db, db.begin():
+            row = db.get(BsService, spec.service_id, with_for_update=True)
+            if row is not None:
+                self._check_changeable(row, spec)
+                row.name, row.host, row.port = spec.name, spec.host, spec.port
+                if spec.encrypt != row.encrypt or row.pending_encrypt is not None:
+                    row.pending_encrypt = spec.encrypt
+                if spec.password:
+                    row.pending_password_sealed = self.box.seal(spec.password)
+                row.create_status = CHANGING
+                row.updated_at = utcnow()
+        if row is None:
+            self._add(spec, CHANGING)
+        self.submit_walk(spec.service_id)
+        return self._state(spec.service_id)
+
     def terminate(self, service_id: int, grace_seconds: int) -> ServiceState:
-        raise NotImplementedError
-    def cancel_termination(self, service_id: int) -> ServiceState: raise NotImplementedError
-    def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
-        raise NotImplementedError
+        with self.session() as db, db.begin():
+            row = self._row(db, service_id)
+            if row.create_status != TERMINATED:
+                row.create_status = TERMINATED
+                row.delete_after = utcnow() + timedelta(seconds=grace_seconds)
+                row.updated_at = utcnow()
+                db.add(BsWalkStep(service_id=service_id, step=TERMINATED, what="terminated",
+                                  message=f"data deleted after {grace_seconds} s",
+                                  at=utcnow()))
+        self.submit_walk(service_id)
+        return self._state(service_id)
 
-    # -- the service's own login at serverurl (read-only view) -----------------------------
+    def release(self, service_id: int) -> None:
+        """Give a service up at once, with its (empty) disk safe: the service moves to
+        another location. Refused once it holds recovery points (nothing is moved)."""
+        with self.session() as db, db.begin():
+            row = db.get(BsService, service_id)
+            if row is None or row.location_id != self.location_id:
+                return
+            if row.recovery_points:
+                raise BackupServerError("has_recovery_points",
+                                        "the disk safe holds recovery points")
+            row.create_status = TERMINATED  # a walk still running stops at its next step
+        self.walker.remove(service_id)
+
+    def cancel_termination(self, service_id: int) -> ServiceState:
+        with self.session() as db, db.begin():
+            row = self._row(db, service_id)
+            if row.removed_at is not None:
+                raise BackupServerError("removed", "the service's data is already deleted")
+            if row.create_status == TERMINATED:
+                row.create_status = row.walked
+                row.delete_after = None
+                row.updated_at = utcnow()
+                db.add(BsWalkStep(service_id=service_id, step=row.walked,
+                                  what="termination cancelled", at=utcnow()))
+        self.submit_walk(service_id)
+        return self._state(service_id)
+
+    def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
+        if not service_ids:
+            return {}
+        with self.session() as db:
+            rows = db.execute(
+                select(BsService, BsUser)
+                .outerjoin(BsUser, BsUser.service_id == BsService.service_id)
+                .where(BsService.service_id.in_(service_ids),
+                       BsService.location_id == self.location_id)).all()
+            return {row.service_id: self._to_state(row, user) for row, user in rows}
+
+    def walk_log(self, service_id: int) -> list[dict]:
+        with self.session() as db:
+            self._row(db, service_id)
+            return _walk_log(db, service_id)
+
+    def due_removals(self) -> list[int]:
+        """Terminated services whose grace period is over and whose data is still here."""
+        with self.session() as db:
+            return list(db.scalars(select(BsService.service_id).where(
+                BsService.location_id == self.location_id,
+                BsService.create_status == TERMINATED, BsService.removed_at.is_(None),
+                BsService.delete_after <= utcnow())))
+
+    # -- the service's own login at serverurl ---------------------------------------------
+
     def authenticate(self, username: str, password: str) -> int | None:
-        """The service id whose login this is, or None."""
-        raise NotImplementedError
+        with self.session() as db:
+            row = db.execute(select(BsUser, BsService)
+                             .join(BsService, BsService.service_id == BsUser.service_id)
+                             .where(BsUser.username == username,
+                                    BsService.location_id == self.location_id)).first()
+        if row is None:
+            return None
+        user, service = row
+        if service.create_status == TERMINATED or service.removed_at is not None:
+            return None
+        expected = self.box.open(user.password_sealed).encode("utf-8")
+        return service.service_id if hmac.compare_digest(expected,
+                                                         password.encode("utf-8")) else None
 
     def view(self, service_id: int) -> dict:
-        """What the read-only page shows: {"service": {...}, "volume": {...},
-        "disksafe": {...}, "policy": {...}, "recovery_points": [...], "tasks": [...]},
-        each a flat dict of display strings/numbers."""
-        raise NotImplementedError
+        with self.session() as db:
+            row = self._row(db, service_id)
+            if row.create_status == TERMINATED:
+                raise BackupServerError("terminated", "this service is terminated")
+
+            def one(model):
+                return db.scalar(select(model).where(model.service_id == service_id))
+
+            volume, safe, policy, agent = one(BsVolume), one(BsDiskSafe), one(BsPolicy), \
+                one(BsAgent)
+            return {
+                "service": {"id": row.service_id, "name": row.name,
+                            "location": self.location.name,
+                            "create_status": row.create_status, "error": row.error},
+                "agent": {"host": agent.host, "port": agent.port,
+                          "key": agent.key_fingerprint or "not pinned yet"} if agent else {},
+                "volume": {"storage": volume.storage,
+                           "quota_bytes": volume.quota_bytes} if volume else {},
+                "disksafe": {"location": safe.location, "encrypted": safe.encrypted,
+                             "disk_usage": row.disk_usage} if safe else {},
+                "policy": {"name": policy.name, "schedule": policy.schedule,
+                           "keep_last": policy.keep_last,
+                           "enabled": policy.enabled} if policy else {},
+                "recovery_points": [],  # filled by the backup task (next issue)
+                "tasks": _walk_log(db, service_id),
+            }
 
     # -- the internal API: one JSON-in, JSON-out door to the methods above ------------------
+
     def rpc(self, method: str, args: dict) -> dict:
         """Run ``method`` with JSON ``args``; the JSON answer. ``BackupServerError`` for a
         refusal (the internal API sends its code and message back)."""
+        try:
+            return self._rpc(method, args)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackupServerError("bad_arguments",
+                                    f"{method}: bad arguments ({type(exc).__name__})") from exc
+
+    def _rpc(self, method: str, args: dict) -> dict:
         if method in ("provision", "change"):
             return getattr(self, method)(ServiceSpec.from_json(args["spec"])).to_json()
         if method == "terminate":
             return self.terminate(int(args["service_id"]), int(args["grace_seconds"])).to_json()
+        if method == "release":
+            self.release(int(args["service_id"]))
+            return {}
         if method == "cancel_termination":
             return self.cancel_termination(int(args["service_id"])).to_json()
         if method == "states":
             found = self.states([int(i) for i in args["service_ids"]])
             return {"states": [state.to_json() for state in found.values()]}
+        if method == "walk_log":
+            return {"steps": self.walk_log(int(args["service_id"]))}
         raise BackupServerError("unknown_method", f"no internal call named {method!r}")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _add(self, spec: ServiceSpec, shown_status: int) -> None:
+        if spec.encrypt and not spec.password:
+            raise BackupServerError("password_required",
+                                    "an encrypted disk safe needs a password")
+        with self.session() as db, db.begin():
+            row = db.get(BsService, spec.service_id)
+            if row is not None:
+                if row.removed_at is not None:
+                    raise BackupServerError("removed", "this service was removed")
+                return  # provisioned already: the walk goes on
+            now = utcnow()
+            db.add(BsService(
+                service_id=spec.service_id, location_id=self.location_id, name=spec.name,
+                host=spec.host, port=spec.port, encrypt=spec.encrypt,
+                password_sealed=self.box.seal(spec.password) if spec.password else None,
+                create_status=shown_status, walked=0, error="", recovery_points=0,
+                disk_usage=0, created_at=now, updated_at=now))
+
+    @staticmethod
+    def _check_changeable(row: BsService, spec: ServiceSpec) -> None:
+        if row.create_status == TERMINATED:
+            raise BackupServerError("terminated", "the service is terminated")
+        wanted = row.pending_encrypt if row.pending_encrypt is not None else row.encrypt
+        if spec.encrypt != wanted and row.recovery_points:
+            raise BackupServerError(
+                "has_recovery_points",
+                "the disk safe holds recovery points: encryption cannot be turned on or off")
+        if spec.encrypt and not wanted and not spec.password:
+            raise BackupServerError("password_required",
+                                    "an encrypted disk safe needs a password")
+
+    def _row(self, db: Session, service_id: int) -> BsService:
+        row = db.get(BsService, service_id, with_for_update=True)
+        if row is None or row.location_id != self.location_id:
+            raise BackupServerError("unknown_service", "this backup server has no such service")
+        return row
+
+    def _state(self, service_id: int) -> ServiceState:
+        return self.states([service_id])[service_id]
+
+    def _to_state(self, row: BsService, user: BsUser | None) -> ServiceState:
+        return ServiceState(
+            service_id=row.service_id, create_status=row.create_status, error=row.error,
+            username=user.username if user else "",
+            password=self.box.open(user.password_sealed) if user else "",
+            disk_usage=row.disk_usage, recovery_points=row.recovery_points,
+            removed=row.removed_at is not None)
+
+
+def _walk_log(db: Session, service_id: int) -> list[dict]:
+    steps = db.scalars(select(BsWalkStep).where(BsWalkStep.service_id == service_id)
+                       .order_by(BsWalkStep.id)).all()
+    return [{"step": s.step, "what": s.what, "message": s.message,
+             "at": s.at.strftime("%Y-%m-%d %H:%M:%S")} for s in steps]

@@ -12,6 +12,7 @@ memory stays bounded by the queue and the current path, never by the tree's size
 
 from __future__ import annotations
 
+import errno
 import operator
 import os
 import socket
@@ -408,6 +409,15 @@ def latest_point_for(repo: Repository, source: bytes) -> RecoveryPoint | None:
     return same[-1] if same else None
 
 
+def check_source(source: bytes) -> os.stat_result:
+    """The stat of ``source``; ``FileNotFoundError`` or ``NotADirectoryError`` (naming it)
+    unless it is a directory."""
+    st = os.stat(source)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", source)
+    return st
+
+
 def backup(repo: Repository, source: bytes, parent: RecoveryPoint | None,
            on_archiver=None, workers: int = 2,
            writer_options: dict | None = None) -> tuple[RecoveryPoint, Stats]:
@@ -417,9 +427,7 @@ def backup(repo: Repository, source: bytes, parent: RecoveryPoint | None,
     flushes (data, then index), and only then writes the recovery point.
     """
     start = time.time()
-    root_st = os.stat(source)
-    if not stat.S_ISDIR(root_st.st_mode):
-        raise NotADirectoryError(f"{os.fsdecode(source)} is not a directory")
+    root_st = check_source(source)
     with repo.lock(True, "backup") as lock:
         repo.refresh_index()
         writer = repo.writer(**(writer_options or {}))

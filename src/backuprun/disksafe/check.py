@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -29,7 +28,7 @@ from backuprun.disksafe.format import PACKS_PREFIX
 from backuprun.disksafe.index import Index, PackInfo
 from backuprun.disksafe.pack import BlobEntry, trailer_of, verify_blob
 from backuprun.disksafe.recoverypoint import RecoveryPoint
-from backuprun.disksafe.reindex import read_index_objects
+from backuprun.disksafe.reindex import Progress, no_progress, read_index_objects
 from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.tree import entries_of
 from backuprun.storage import NotFound, StorageError
@@ -66,7 +65,7 @@ class Checker:
     """One verification run; see the module docstring."""
 
     def __init__(self, repo: Repository, read_fraction: float = 0.0, workers: int = 2,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Progress | None = None) -> None:
         if not 0.0 <= read_fraction <= 1.0:
             raise ValueError("read_fraction must be between 0 and 1")
         self.repo = repo
@@ -77,7 +76,7 @@ class Checker:
         self._clean_trees: set[bytes] = set()
         self._missing_packs: set[str] = set()
         self._mutex = threading.Lock()
-        self._progress = progress or (lambda _m: None)
+        self._progress = progress or no_progress
 
     def run(self) -> CheckReport:
         by_pack = self._check_index()
@@ -105,7 +104,7 @@ class Checker:
         report.packs = len(by_pack)
         report.blobs = len(repo.index)
         for i, (name, (pack, entries)) in enumerate(sorted(by_pack.items()), 1):
-            self._progress(f"checking pack {i}/{len(by_pack)}")
+            self._progress("checking packs", i, len(by_pack))
             try:
                 if name not in stored:
                     raise NotFound(name)
@@ -137,7 +136,7 @@ class Checker:
             self._read_pack(*by_pack[name])
             with self._mutex:
                 done[0] += 1
-                self._progress(f"reading pack {done[0]}/{len(names)}")
+                self._progress("reading packs", done[0], len(names))
 
         with ThreadPoolExecutor(self.workers, thread_name_prefix="disksafe-verify") as pool:
             for _ in pool.map(one, names):
@@ -191,7 +190,7 @@ class Checker:
         repo, report = self.repo, self.report
         names = repo.point_names()
         for i, name in enumerate(names, 1):
-            self._progress(f"checking recovery point {i}/{len(names)}")
+            self._progress("checking recovery points", i, len(names))
             try:
                 point = repo.load_point(name)
             except DamagedData as exc:

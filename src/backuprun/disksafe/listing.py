@@ -25,17 +25,23 @@ def format_entry(path: bytes, e: dict) -> bytes:
     return line
 
 
-def list_entries(repo: Repository, point: RecoveryPoint, path: bytes | None) -> Iterator[bytes]:
-    """Lines for every entry under ``path`` (the whole recovery point when None)."""
+def entries(repo: Repository, point: RecoveryPoint,
+            path: bytes | None) -> Iterator[tuple[bytes, dict]]:
+    """``(path, entry)`` for every entry under ``path`` (the whole recovery point when
+    None), parents before children."""
     rel = path.strip(b"/") if path else b""
     if not rel:
-        for p, e in walk(repo, point.tree):
-            yield format_entry(p, e)
+        yield from walk(repo, point.tree)
         return
     entry = find(repo, point.tree, rel)
     if entry is None:
         raise PathNotFound(f"no {path.decode(errors='replace')} in recovery point {point.id}")
-    yield format_entry(rel, entry)
+    yield rel, entry
     if entry["t"] == "d" and entry.get("st"):
-        for p, e in walk(repo, entry["st"], rel):
-            yield format_entry(p, e)
+        yield from walk(repo, entry["st"], rel)
+
+
+def list_entries(repo: Repository, point: RecoveryPoint, path: bytes | None) -> Iterator[bytes]:
+    """``ls`` lines for every entry under ``path`` (the whole recovery point when None)."""
+    for p, e in entries(repo, point, path):
+        yield format_entry(p, e)

@@ -20,7 +20,6 @@ A blob stored in several packs is kept in one (its first location in the index).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backuprun.disksafe.errors import DamagedData, DiskSafeError, SafeLocked
@@ -28,8 +27,9 @@ from backuprun.disksafe.format import PACKS_PREFIX
 from backuprun.disksafe.index import Index, parse_index_body
 from backuprun.disksafe.lock import Lock
 from backuprun.disksafe.pack import BlobEntry, open_blob
-from backuprun.disksafe.reindex import (INDEX_OBJECT_BLOBS, PackEntries, read_index_objects,
-                                        read_pack, remove_all, write_index)
+from backuprun.disksafe.reindex import (INDEX_OBJECT_BLOBS, PackEntries, Progress, no_progress,
+                                        read_index_objects, read_pack, remove_all,
+                                        write_index)
 from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.tree import entries_of
 from backuprun.storage import NotFound
@@ -39,6 +39,16 @@ MAX_UNUSED = 0.2  # repack a pack when more than this share of its bytes is garb
 
 class PruneStopped(DiskSafeError):
     """Prune found something it cannot account for and deleted nothing."""
+
+
+@dataclass
+class PackPlan:
+    """One pack prune removes (``rewrite`` False: nothing in it is needed) or rewrites
+    (its needed blobs copied into new packs, ``unused`` the share of garbage)."""
+    pack: str
+    size: int
+    unused: float
+    rewrite: bool
 
 
 @dataclass
@@ -55,19 +65,20 @@ class PruneStats:
     bytes_written: int = 0
     leftovers_removed: int = 0  # temporary files of killed writers (local folders)
     notes: list[str] = field(default_factory=list)
+    planned: list[PackPlan] = field(default_factory=list)  # what plan() chose, pack by pack
 
 
 class Pruner:
     """One prune of ``repo``; call :meth:`plan`, then :meth:`execute` under the same lock."""
 
     def __init__(self, repo: Repository, max_unused: float = MAX_UNUSED,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Progress | None = None) -> None:
         if not 0.0 <= max_unused <= 1.0:
             raise ValueError("max_unused must be between 0 and 1")
         self.repo = repo
         self.max_unused = max_unused
         self.stats = PruneStats()
-        self._progress = progress or (lambda _m: None)
+        self._progress = progress or no_progress
         self._packs: dict[str, PackEntries] = {}
         self._old_index: list[str] = []
         self._points: list[str] = []
@@ -91,7 +102,7 @@ class Pruner:
                 stats.notes.append(f"pack {name} is missing; dropped from the index")
         stray = sorted(stored - indexed.packs.keys())
         for i, name in enumerate(stray, 1):
-            self._progress(f"reading stray pack {i}/{len(stray)}")
+            self._progress("reading stray packs", i, len(stray))
             try:
                 (info, entries), note = read_pack(repo, name)
             except (DamagedData, NotFound) as exc:
@@ -114,7 +125,7 @@ class Pruner:
         repo, needed = self.repo, self._needed
         self._points = repo.point_names()
         for i, name in enumerate(self._points, 1):
-            self._progress(f"marking recovery point {i}/{len(self._points)}")
+            self._progress("marking recovery points", i, len(self._points))
             try:
                 point = repo.load_point(name)
             except DamagedData as exc:
@@ -163,15 +174,19 @@ class Pruner:
         self._mark()
         stats = self.stats
         for i, (name, (info, entries)) in enumerate(sorted(self._packs.items()), 1):
-            self._progress(f"planning pack {i}/{len(self._packs)}")
+            self._progress("planning packs", i, len(self._packs))
             kept = sum(e.length for e in self._keeps(name))
+            unused = 1 - kept / (sum(e.length for e in entries) or 1)
             if not kept:
                 self._remove.append(name)
                 stats.bytes_freed += info.size
-            elif 1 - kept / sum(e.length for e in entries) > self.max_unused:
+                stats.planned.append(PackPlan(name, info.size, 1.0, False))
+            elif unused > self.max_unused:
                 self._repack.append(name)
                 stats.bytes_freed += info.size - kept  # an estimate until it is done
+                stats.planned.append(PackPlan(name, info.size, unused, True))
         self._remove += self._unreadable
+        stats.planned += [PackPlan(name, 0, 1.0, False) for name in self._unreadable]
         stats.packs_removed = len(self._remove)
         stats.packs_repacked = len(self._repack)
         return stats
@@ -185,14 +200,14 @@ class Pruner:
         new_packs, writer_index = self._repack_packs()
         gone = set(self._remove) | set(self._repack)
         staying = [self._packs[n] for n in sorted(self._packs) if n not in gone]
-        self._progress("writing the index")
+        self._progress("writing the index", 0, 0)
         write_index(repo, staying + new_packs, supersedes=self._old_index + writer_index)
         lock.check()
         if repo.point_names() != self._points:
             raise SafeLocked("recovery points changed while pruning (is another writer "
                              "using this safe?); new index objects were written, nothing "
                              "was deleted")
-        self._progress("removing")
+        self._progress("removing", 0, 0)
         remove_all(repo, self._old_index + writer_index)
         remove_all(repo, sorted(gone))
         stats.packs_written = len(new_packs)
@@ -214,7 +229,7 @@ class Pruner:
         keep_instead = []
         with repo.writer() as writer:
             for i, name in enumerate(self._repack, 1):
-                self._progress(f"repacking {i}/{len(self._repack)}")
+                self._progress("repacking", i, len(self._repack))
                 info = self._packs[name][0]
                 try:
                     data = memoryview(repo.storage.load(name))
@@ -236,7 +251,7 @@ class Pruner:
 
 
 def prune(repo: Repository, max_unused: float = MAX_UNUSED, dry_run: bool = False,
-          progress: Callable[[str], None] | None = None) -> PruneStats:
+          progress: Progress | None = None) -> PruneStats:
     """Reclaim space under the exclusive lock; ``dry_run`` only plans (see the module)."""
     with repo.lock(True, "prune") as lock:
         pruner = Pruner(repo, max_unused, progress)

@@ -26,10 +26,10 @@ from backuprun.storage import NotFound
 INDEX_OBJECT_BLOBS = 20_000  # rows per index object written here (as many as the writer's)
 
 PackEntries = tuple[PackInfo, list[BlobEntry]]
-Progress = Callable[[str], None]
+Progress = Callable[[str, int, int], None]  # (step, done, total); total 0: unknown
 
 
-def _quiet(_message: str) -> None:
+def no_progress(_step: str, _done: int = 0, _total: int = 0) -> None:
     pass
 
 
@@ -110,12 +110,12 @@ class IndexedPacks:
     damaged: dict[str, str] = field(default_factory=dict)  # index objects that do not open
 
 
-def read_index_objects(repo: Repository, progress: Progress = _quiet) -> IndexedPacks:
+def read_index_objects(repo: Repository, progress: Progress = no_progress) -> IndexedPacks:
     """Every index object's packs (a pack named twice is kept once)."""
     found = IndexedPacks()
     names = repo.index_names()
     for i, name in enumerate(names, 1):
-        progress(f"reading index {i}/{len(names)}")
+        progress("reading index", i, len(names))
         try:
             body = repo.load_index_object(name)
             parsed = list(parse_index_body(body))
@@ -140,7 +140,7 @@ class RebuildStats:
     index_objects_written: int = 0
 
 
-def rebuild_index(repo: Repository, progress: Progress = _quiet) -> RebuildStats:
+def rebuild_index(repo: Repository, progress: Progress = no_progress) -> RebuildStats:
     """Replace every index object by ones read from the packs themselves.
 
     Takes the exclusive lock. Packs whose header is unreadable are left alone (and
@@ -152,7 +152,7 @@ def rebuild_index(repo: Repository, progress: Progress = _quiet) -> RebuildStats
         names = sorted(repo.storage.list(PACKS_PREFIX))
         packs: list[PackEntries] = []
         for i, name in enumerate(names, 1):
-            progress(f"reading pack {i}/{len(names)}")
+            progress("reading packs", i, len(names))
             try:
                 (info, entries), note = read_pack(repo, name)
             except (DamagedData, NotFound) as exc:

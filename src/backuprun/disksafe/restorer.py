@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import msgpack
 
 from backuprun.disksafe.errors import DamagedData, PathNotFound
+from backuprun.disksafe.holes import pwrite_all, write_with_holes
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.restoremeta import Warnings, apply_metadata, owner_changes
@@ -56,11 +57,6 @@ class RestoreStats:
     warnings: list[str] = field(default_factory=list)
 
 
-def _is_zero(data: bytes | memoryview) -> bool:
-    # Zero chunks always compress, so they arrive as bytes; raw ones (views) are not zero.
-    return isinstance(data, bytes) and data.count(0) == len(data)
-
-
 def _is_small(e: dict) -> bool:
     return e.get("sz", 0) < SMALL_BLOB and len(e.get("c", ())) <= 1
 
@@ -71,15 +67,6 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = memoryview(data)[n:]
         while view:
             view = view[os.write(fd, view):]
-
-
-def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
-    n = os.pwrite(fd, data, offset)
-    if n < len(data):
-        view = memoryview(data)[n:]
-        while view:
-            n = os.pwrite(fd, view, offset + len(data) - len(view))
-            view = view[n:]
 
 
 class _SplitFile:
@@ -421,7 +408,8 @@ class Restorer:
                     data = loaded[chunks[0]]
                     if isinstance(data, DamagedData):
                         self._damaged(f"{os.fsdecode(dst)}: {data}")
-                    elif e.get("sp") and _is_zero(data):
+                    elif e.get("sp"):  # sparse: zero runs become holes
+                        write_with_holes(fd, data, 0)
                         os.ftruncate(fd, len(data))
                         written += len(data)
                     else:
@@ -445,8 +433,8 @@ class Restorer:
             try:
                 for cid in e.get("c", ()):
                     data = load(cid)
-                    if sparse and _is_zero(data):
-                        os.lseek(fd, len(data), os.SEEK_CUR)
+                    if sparse:  # zero runs become holes
+                        write_with_holes(fd, data, written)
                     else:
                         _write_all(fd, data)
                     written += len(data)
@@ -492,9 +480,11 @@ class Restorer:
             try:
                 for cid in ids:
                     data = load(cid)
-                    if not (sparse and _is_zero(data)):
-                        with shared.lock:
-                            _pwrite_all(fd, data, offset + written)
+                    with shared.lock:
+                        if sparse:  # zero runs become holes
+                            write_with_holes(fd, data, offset + written)
+                        else:
+                            pwrite_all(fd, data, offset + written)
                     written += len(data)
             except DamagedData as exc:
                 self._damaged(f"{os.fsdecode(shared.dst)}: {exc}")

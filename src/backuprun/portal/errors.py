@@ -21,6 +21,7 @@ class ErrorCode(str, Enum):
     MALFORMED_REQUEST = "malformed_request"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INTERNAL_ERROR = "internal_error"
+    SERVER_BUSY = "server_busy"
     # any call
     UNKNOWN_CALL = "unknown_call"
     MISSING_FIELD = "missing_field"
@@ -34,10 +35,25 @@ class ErrorCode(str, Enum):
     EMAIL_TAKEN = "email_taken"
     WRONG_CREDENTIALS = "wrong_credentials"
     LOGIN_THROTTLED = "login_throttled"
+    REQUEST_THROTTLED = "request_throttled"
     CONTACT_NOT_FOUND = "contact_not_found"
     INVALID_RECOVERY_CODE = "invalid_recovery_code"
     RECOVERY_CODE_EXPIRED = "recovery_code_expired"
     RECOVERY_CODE_USED = "recovery_code_used"
+    # services
+    SERVICE_NOT_FOUND = "service_not_found"
+    INVALID_HOST = "invalid_host"
+    INVALID_PORT = "invalid_port"
+    UNKNOWN_LOCATION = "unknown_location"
+    LOCATION_NOT_ALLOWED = "location_not_allowed"
+    INVALID_ACTIVATION_HINT = "invalid_activation_hint"
+    SERVICE_READONLY = "service_readonly"
+    SERVICE_RESTRICTED = "service_restricted"
+    SERVICE_MAINTENANCE = "service_maintenance"
+    SERVICE_TERMINATED = "service_terminated"
+    HAS_RECOVERY_POINTS = "has_recovery_points"
+    SUBUSER_NOT_FOUND = "subuser_not_found"
+    BACKUP_SERVER_UNAVAILABLE = "backup_server_unavailable"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -48,6 +64,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE:
         "Send the fields as multipart/form-data or application/x-www-form-urlencoded.",
     ErrorCode.INTERNAL_ERROR: "The server failed to handle the request; please retry later.",
+    ErrorCode.SERVER_BUSY: "The server is busy; try again in a few seconds.",
     ErrorCode.UNKNOWN_CALL: "The apiCALL field does not name a known call.",
     ErrorCode.MISSING_FIELD: "A required field is missing or empty.",
     ErrorCode.INVALID_FIELD: "A field has a value that is not allowed.",
@@ -60,12 +77,35 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.WRONG_CREDENTIALS: "The e-mail address or the password is wrong.",
     ErrorCode.LOGIN_THROTTLED:
         "Too many failed logins; wait a few minutes or reset the password by e-mail.",
+    ErrorCode.REQUEST_THROTTLED:
+        "Too many such requests from this address or for this e-mail address; wait an hour "
+        "and try again.",
     ErrorCode.CONTACT_NOT_FOUND: "This account has no subuser with that contact_id.",
     ErrorCode.INVALID_RECOVERY_CODE: "The recovery code is not valid.",
     ErrorCode.RECOVERY_CODE_EXPIRED:
         "The recovery code has expired; ask for a new one with recoverPassword.",
     ErrorCode.RECOVERY_CODE_USED:
         "The recovery code was already used; ask for a new one with recoverPassword.",
+    ErrorCode.SERVICE_NOT_FOUND: "This account has no service with that id.",
+    ErrorCode.INVALID_HOST: "The agent's address must be a hostname or an IP address.",
+    ErrorCode.INVALID_PORT: "The agent's port must be a number from 1 to 65535.",
+    ErrorCode.UNKNOWN_LOCATION:
+        "There is no such location: 527 Washington, 528 Los Angeles, 529 Frankfurt, "
+        "530 Bucharest.",
+    ErrorCode.LOCATION_NOT_ALLOWED: "This account may not use that location.",
+    ErrorCode.INVALID_ACTIVATION_HINT:
+        "The activation hint is not one of the documented install methods.",
+    ErrorCode.SERVICE_READONLY: "This service is read-only; it cannot be changed.",
+    ErrorCode.SERVICE_RESTRICTED:
+        "An operator restricted this service; contact support to change it.",
+    ErrorCode.SERVICE_MAINTENANCE:
+        "This service is under maintenance; try again when the maintenance is over.",
+    ErrorCode.SERVICE_TERMINATED: "This service is terminated.",
+    ErrorCode.HAS_RECOVERY_POINTS:
+        "The service has recovery points: encryption and location cannot change any more.",
+    ErrorCode.SUBUSER_NOT_FOUND: "This account has no subuser with that subuser_id.",
+    ErrorCode.BACKUP_SERVER_UNAVAILABLE:
+        "The location's backup server cannot be reached; please retry later.",
 }
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -75,6 +115,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MALFORMED_REQUEST: 400,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.SERVER_BUSY: 503,
 }
 
 

@@ -7,7 +7,9 @@ Rules:
   percent-decoded. The server's certificate is verified against the system's trust store,
   or against ``?cafile=/path/ca.pem`` when the URL names one.
 - Sending happens after the answer, in a background task (:meth:`Mailer.submit`): a call
-  never waits on, nor reveals, the delivery. Failures are logged, never raised to a caller.
+  never waits on, nor reveals, the delivery. Work whose outcome must not show in the answer
+  (which account, if any, gets a mail) runs in that task too (:meth:`Mailer.submit_after`).
+  Failures are logged, never raised to a caller.
 - Outbox files are written to a temporary name and renamed, so a reader never sees half.
 """
 
@@ -22,7 +24,7 @@ import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Awaitable, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -97,9 +99,27 @@ class Mailer:
 
     def submit(self, message: EmailMessage) -> None:
         """Send in the background; the caller does not wait."""
-        task = asyncio.get_running_loop().create_task(self._send(message))
+        self._spawn(self._send(message))
+
+    def submit_after(self, work: Awaitable[EmailMessage | None]) -> None:
+        """Run ``work`` in the background and send the message it makes, if any: the
+        caller's answer neither waits for nor reveals the work (e.g. whether an address has
+        an account)."""
+        self._spawn(self._send_after(work))
+
+    def _spawn(self, job: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(job)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def _send_after(self, work: Awaitable[EmailMessage | None]) -> None:
+        try:
+            message = await work
+        except Exception:  # noqa: BLE001 - as for sending: logged, never raised
+            log.exception("preparing mail failed")
+            return
+        if message is not None:
+            await self._send(message)
 
     async def _send(self, message: EmailMessage) -> None:
         try:

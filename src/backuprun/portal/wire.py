@@ -1,9 +1,6 @@
-"""The ``api.php`` wire format: forms in, XML out.
+"""The ``api.php`` wire format: XML answers (requests are read by ``forms``).
 
 Rules:
-- Requests are ``multipart/form-data`` (PHP curl with an array) or
-  ``application/x-www-form-urlencoded``; nothing else. Bodies over ``max_request_bytes`` are
-  refused before they are parsed; multipart file parts are refused.
 - Answers are ``<response>`` documents whose first child is ``<status value="ok|error">``,
   written by ElementTree with explicit end tags (``<x></x>``), attributes in the order the
   handler gave them (the API document's order), names lower case. An error adds
@@ -16,16 +13,10 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
-from starlette.requests import Request
 from starlette.responses import Response
 
-from backuprun.portal.errors import ErrorCode, PortalError
+from backuprun.portal.errors import PortalError
 
-FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-MAX_FIELDS = 100
-MAX_PART_SIZE = 1024 * 1024
 XML_TYPE = "text/xml; charset=utf-8"
 
 
@@ -67,45 +58,8 @@ def ok_response(children: Iterable[Element] = ()) -> Response:
 
 
 def error_response(error: PortalError, headers: Mapping[str, str] | None = None) -> Response:
+    headers = dict(headers or {})
+    if error.http_status == 503:
+        headers["Retry-After"] = "1"
     return Response(document("error", [error_element(error)]), status_code=error.http_status,
-                    media_type=XML_TYPE, headers=dict(headers or {}))
-
-
-async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
-    """The request's fields, last value winning, after checking type and size."""
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in FORM_TYPES:
-        raise PortalError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-        raise PortalError(ErrorCode.REQUEST_TOO_LARGE if declared.isdigit()
-                          else ErrorCode.MALFORMED_REQUEST)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise PortalError(ErrorCode.REQUEST_TOO_LARGE)
-    replay = Request(request.scope, receive=_replay(bytes(body)))
-    try:
-        form = await replay.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE)
-    except (MultiPartException, ValueError, KeyError) as exc:
-        raise PortalError(ErrorCode.MALFORMED_REQUEST) from exc
-    fields: dict[str, str] = {}
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            raise PortalError(ErrorCode.MALFORMED_REQUEST, name)
-        fields[name] = value
-    return fields
-
-
-def _replay(body: bytes):
-    sent = False
-
-    async def receive():
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
+                    media_type=XML_TYPE, headers=headers)

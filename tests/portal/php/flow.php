@@ -46,14 +46,23 @@ call($ch, 'updateUserData', array('name' => 'John Doe', 'email' => $email, 'fixe
 call($ch, 'recoverPassword', array('email' => $email));
 $code = null;
 for ($i = 0; $i < 200 && $code === null; $i++) {
-    foreach (glob($outbox . '/*.eml') as $file) {
-        $mail = quoted_printable_decode(file_get_contents($file));
+    clearstatcache();
+    foreach ((is_dir($outbox) ? scandir($outbox) : array()) as $name) {
+        if (substr($name, -4) !== '.eml') continue;
+        $mail = file_get_contents($outbox . '/' . $name);
+        if (stripos($mail, 'Content-Transfer-Encoding: quoted-printable') !== false) {
+            $mail = quoted_printable_decode($mail);  // only then: "code=66..." is not QP
+        }
         if (stripos($mail, 'To: ' . $email) !== false &&
                 preg_match('/recoverycode=([A-Za-z0-9_-]+)/', $mail, $m)) {
             $code = $m[1];
         }
     }
     if ($code === null) usleep(50000);
+}
+if ($code === null) {
+    echo "BR-DEBUG no recovery mail for $email in $outbox: ",
+        json_encode(is_dir($outbox) ? scandir($outbox) : 'no such folder'), "\n";
 }
 call($ch, 'resetPassword', array('recoverycode' => $code, 'password' => 'newpassword', 'remember' => '1'));
 call($ch, 'updateUserData', array('name' => 'Still Logged In'));

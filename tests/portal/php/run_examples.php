@@ -5,7 +5,10 @@
 // - the URL: https://www.backuprun.com/api.php becomes argv[1];
 // - one cookie-keeping curl handle for all examples: `$ch=curl_init();` returns it;
 // - each answer is loaded with DOMDocument::loadXML; PHP 8 refuses the document's static call
-//   `DOMDocument::loadXML($r)`, so that is made on an instance.
+//   `DOMDocument::loadXML($r)`, so that is made on an instance;
+// - when the environment has BR_REPLACE (a JSON object), each of its keys in the code is
+//   replaced by its value: a test gives the example's service ids ('662', 'V16428') the
+//   ids of a service that exists.
 // Prints one line per answer: "BR-RESULT {json}".
 // Usage: php run_examples.php URL example.php [example.php...]
 
@@ -48,9 +51,11 @@ function br_report($example, $r) {
     )), "\n";
 }
 
+$br_replace = getenv('BR_REPLACE') ? json_decode(getenv('BR_REPLACE'), true) : array();
+
 foreach (array_slice($argv, 2) as $br_file) {
     $br_name = basename($br_file, '.php');
-    $br_code = file_get_contents($br_file);
+    $br_code = strtr(file_get_contents($br_file), $br_replace);
     $br_code = str_replace('https://www.backuprun.com/api.php', $br_url, $br_code);
     $br_code = str_replace('$ch=curl_init();', '$ch=br_handle();', $br_code);
     $br_code = str_replace('DOMDocument::loadXML($r)', 'br_load($r)', $br_code);

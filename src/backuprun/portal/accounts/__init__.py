@@ -9,7 +9,8 @@ Rules (enforced in :mod:`.service`, the one place every door goes through):
   data, and manage no subusers.
 - A login, and a password reset, start a new session (see :mod:`.sessions`); a password
   change ends the account's other sessions.
-- Failed logins are throttled per account and per address (see :mod:`.throttle`).
+- Failed logins are throttled per account and per address (see :mod:`.throttle`);
+  registrations and recovery requests are limited per address and per e-mail (:mod:`.limits`).
 - Password recovery answers the same whether the address has an account; codes are random,
   stored as digests, single-use, and expire (``recovery_code_lifetime``, 1 hour).
 """

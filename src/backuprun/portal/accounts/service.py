@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backuprun.config import Settings
-from backuprun.portal.accounts import rules, sessions, throttle
+from backuprun.portal.accounts import limits, rules, sessions, throttle
 from backuprun.portal.accounts.passwords import Passwords
 from backuprun.portal.accounts.sessions import NewSession
 from backuprun.portal.accounts.tokens import digest, new_secret
@@ -59,16 +60,18 @@ class AccountService:
 
     # -- registration, login, sessions -------------------------------------------------
 
-    async def register(self, email: str | None, name: str | None,
-                       password: str | None) -> Account:
+    async def register(self, email: str | None, name: str | None, password: str | None,
+                       address: str) -> Account:
         now = utcnow()
         account = Account(name=rules.name("name", name), parent_id=None, role=None,
                           fixed_phone="", mobile="", mobile2="", notify=True,
                           notify_email="", special_locations=False,
                           created_at=now, updated_at=now)
         account.email, account.email_key = rules.email("email", email)
-        account.password_hash = await self.passwords.hash(
-            rules.password("password", password, self.settings.min_password_length))
+        password = rules.password("password", password, self.settings.min_password_length)
+        with self.passwords.slot():  # server_busy before anything is counted
+            await self._count(limits.REGISTER, account.email_key, address)
+            account.password_hash = await self.passwords.hash(password)
         await self._insert(account)
         return account
 
@@ -80,28 +83,36 @@ class AccountService:
             raise PortalError(ErrorCode.MISSING_FIELD, "password")
         password = password[:rules.MAX_PASSWORD]
         key = rules.email_key(email)[:rules.MAX_EMAIL]
-        async with self.db() as db, db.begin():
-            await throttle.check(db, self.settings, key, address, utcnow())
-            account = await db.scalar(select(Account).where(Account.email_key == key))
-        # hashing runs outside any transaction: no lock is held while Argon2 works
-        ok = await self.passwords.verify(account.password_hash if account else None, password)
-        rehashed = None
-        if ok and self.passwords.needs_rehash(account.password_hash):
-            rehashed = await self.passwords.hash(password)
+        account, attempt, rehashed = await self._check_password(key, password, address)
         now = utcnow()
         async with self.db() as db, db.begin():
-            await throttle.record(db, self.settings, key, address, ok, now)
-            if ok:
-                account = await db.get(Account, account.id)
-                ok = account is not None and account.email_key == key
-            if ok:
-                if rehashed:
-                    account.password_hash = rehashed
-                new = await sessions.start(db, self.settings, account, remember, now,
-                                           previous_token)
-        if not ok:  # the failure is committed (it counts), then refused
-            raise PortalError(ErrorCode.WRONG_CREDENTIALS)
+            account = await db.get(Account, account.id)
+            if account is None or account.email_key != key:  # removed or renamed meanwhile
+                raise PortalError(ErrorCode.WRONG_CREDENTIALS)
+            await throttle.succeeded(db, attempt, now)
+            if rehashed:
+                account.password_hash = rehashed
+            new = await sessions.start(db, self.settings, account, remember, now,
+                                       previous_token)
         return Login(account, new)
+
+    async def _check_password(self, key: str, password: str,
+                              address: str) -> tuple[Account, int, str | None]:
+        """The account ``key`` if ``password`` is its password, the login attempt counted
+        for it, and a new hash when the stored one's costs are outdated; otherwise
+        ``wrong_credentials`` (the attempt stays counted as a failure)."""
+        with self.passwords.slot():  # server_busy before the attempt is counted
+            async with self.db() as db, db.begin():
+                attempt = await throttle.reserve(db, self.settings, key, address, utcnow())
+                account = await db.scalar(select(Account).where(Account.email_key == key))
+            # hashing runs outside any transaction: no lock is held while Argon2 works
+            if not await self.passwords.verify(account.password_hash if account else None,
+                                               password):
+                raise PortalError(ErrorCode.WRONG_CREDENTIALS)
+            rehashed = None
+            if self.passwords.needs_rehash(account.password_hash):
+                rehashed = await self.passwords.hash(password)
+        return account, attempt, rehashed
 
     async def authenticate(self, token: str) -> Caller | None:
         async with self.db() as db, db.begin():
@@ -182,26 +193,33 @@ class AccountService:
 
     # -- password recovery -----------------------------------------------------------------
 
-    async def recover_password(self, email: str | None) -> None:
-        """Mail a recovery code if the address has an account; the same answer either way."""
+    async def recover_password(self, email: str | None, address: str) -> None:
+        """Mail a recovery code if the address has an account. The answer is the same either
+        way and costs the same: the lookup and the mail happen after it, in the background."""
         _, key = rules.email("email", email)
+        await self._count(limits.RECOVER, key, address)
+        self.mailer.submit_after(self._recovery_mail(key))
+
+    async def _recovery_mail(self, key: str) -> EmailMessage | None:
+        """A new recovery code for the account ``key``, as a mail; None for no such account,
+        or when it had ``recovery_mails_per_hour`` codes already."""
         now = utcnow()
         async with self.db() as db, db.begin():
             await db.execute(delete(RecoveryCode).where(
                 RecoveryCode.expires_at < now - timedelta(days=1)))
             account = await db.scalar(select(Account).where(Account.email_key == key))
             if account is None:
-                return
+                return None
             recent = await db.scalar(select(func.count()).where(
                 RecoveryCode.account_id == account.id,
                 RecoveryCode.created_at > now - timedelta(hours=1)))
             if recent >= self.settings.recovery_mails_per_hour:
-                return
+                return None
             code = new_secret()
             lifetime = timedelta(seconds=self.settings.recovery_code_lifetime)
             db.add(RecoveryCode(code_hash=digest(code), account_id=account.id,
                                 created_at=now, expires_at=now + lifetime))
-        self.mailer.submit(self._recovery_mail(account, code, lifetime))
+        return self._compose_recovery_mail(account, code, lifetime)
 
     async def reset_password(self, code: str | None, password: str | None, remember: bool,
                              address: str) -> Login:
@@ -224,7 +242,7 @@ class AccountService:
                 RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None)
             ).values(used_at=now))
             await sessions.end_all(db, account.id)
-            await throttle.record(db, self.settings, account.email_key, address, True, now)
+            await throttle.record_success(db, account.email_key, address, now)
             new = await sessions.start(db, self.settings, account, remember, now)
         return Login(account, new)
 
@@ -244,6 +262,10 @@ class AccountService:
         return record
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _count(self, limit: limits.Limit, email_key: str, address: str) -> None:
+        async with self.db() as db, db.begin():
+            await limits.take(db, self.settings, limit, email_key, address, utcnow())
 
     def _main_account(self, caller: Caller) -> Account:
         if caller.account.is_subuser:
@@ -300,7 +322,8 @@ class AccountService:
         except IntegrityError as exc:  # a concurrent registration took the address
             raise PortalError(ErrorCode.EMAIL_TAKEN, "email") from exc
 
-    def _recovery_mail(self, account: Account, code: str, lifetime: timedelta):
+    def _compose_recovery_mail(self, account: Account, code: str,
+                               lifetime: timedelta) -> EmailMessage:
         link = f"{self.settings.resolved_public_url}/reset-password?recoverycode={code}"
         minutes = int(lifetime.total_seconds() // 60)
         body = (

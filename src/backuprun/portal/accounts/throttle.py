@@ -8,42 +8,62 @@ Rules:
   window. An address the account logged in from successfully in the last
   ``login_familiar_days`` days stays exempt from this account-wide limit, so an attacker
   elsewhere cannot keep the owner out; a password reset counts as a success.
-- An IPv6 client is counted by its /64 network (one customer's whole allocation), an IPv4
-  client by its address.
+- An attempt counts as a failure from the moment it is let through, before the password is
+  hashed (:func:`reserve`: check and count in one transaction, see ``windows``); a right
+  password then marks it succeeded (:func:`succeeded`). So a burst of concurrent attempts
+  gets no more tries than the limit.
+- Clients are counted as ``windows.address_key`` says (an IPv6 /64 network, an IPv4 address).
 - Refused attempts are not recorded (hammering does not extend the wait); windows expire by
   themselves, so nothing locks anyone out for good.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backuprun.config import Settings
+from backuprun.portal.accounts.windows import address_key, serialize
 from backuprun.portal.db.models import LoginAttempt
 from backuprun.portal.errors import ErrorCode, PortalError
 
 
-def address_key(address: str) -> str:
-    """What one client is counted as: an IPv4 address, or an IPv6 /64 network."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
-    if ip.version == 6:
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
-async def check(db: AsyncSession, settings: Settings, email_key: str, address: str,
-                now: datetime) -> None:
-    """Raise ``login_throttled`` when this attempt must be refused."""
+async def reserve(db: AsyncSession, settings: Settings, email_key: str, address: str,
+                  now: datetime) -> int:
+    """Raise ``login_throttled``, or count this attempt as a failure and return its id."""
     address = address_key(address)
+    await serialize(db, f"login-address:{address}", f"login-account:{email_key}")
+    await _check(db, settings, email_key, address, now)
+    attempt = LoginAttempt(email_key=email_key, address=address, succeeded=False, at=now)
+    db.add(attempt)
+    await db.execute(delete(LoginAttempt).where(or_(
+        LoginAttempt.at < now - timedelta(days=settings.login_familiar_days),
+        and_(LoginAttempt.succeeded.is_(False),
+             LoginAttempt.at < now - timedelta(seconds=settings.login_window)),
+    )))
+    await db.flush()
+    return attempt.id
+
+
+async def succeeded(db: AsyncSession, attempt_id: int, now: datetime) -> None:
+    """The reserved attempt had the right password."""
+    await db.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id)
+                     .values(succeeded=True, at=now))
+
+
+async def record_success(db: AsyncSession, email_key: str, address: str,
+                         now: datetime) -> None:
+    """A success that was not a login attempt (a password reset): lifts the account limit
+    and makes the address familiar."""
+    db.add(LoginAttempt(email_key=email_key, address=address_key(address), succeeded=True,
+                        at=now))
+
+
+async def _check(db: AsyncSession, settings: Settings, email_key: str, address: str,
+                 now: datetime) -> None:
+    """Raise ``login_throttled`` when this attempt must be refused."""
     window_start = now - timedelta(seconds=settings.login_window)
     by_address = await db.scalar(select(func.count()).where(
         LoginAttempt.address == address, LoginAttempt.succeeded.is_(False),
@@ -65,15 +85,3 @@ async def check(db: AsyncSession, settings: Settings, email_key: str, address: s
         LoginAttempt.at > since))
     if by_account >= settings.login_max_failures_per_account:
         raise PortalError(ErrorCode.LOGIN_THROTTLED)
-
-
-async def record(db: AsyncSession, settings: Settings, email_key: str, address: str,
-                 succeeded: bool, now: datetime) -> None:
-    address = address_key(address)
-    db.add(LoginAttempt(email_key=email_key, address=address, succeeded=succeeded, at=now))
-    if not succeeded:
-        await db.execute(delete(LoginAttempt).where(or_(
-            LoginAttempt.at < now - timedelta(days=settings.login_familiar_days),
-            and_(LoginAttempt.succeeded.is_(False),
-                 LoginAttempt.at < now - timedelta(seconds=settings.login_window)),
-        )))

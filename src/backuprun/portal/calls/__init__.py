@@ -11,11 +11,12 @@ Rules:
 
 from __future__ import annotations
 
-from backuprun.portal.calls import accounts
+from backuprun.portal.calls import accounts, services
 from backuprun.portal.calls.base import Answer, Call, Fields, Handler, login_required
 
 CALLS: dict[str, Handler] = {
     **accounts.CALLS,
+    **services.CALLS,
 }
 
 __all__ = ["CALLS", "Answer", "Call", "Fields", "Handler", "login_required"]

@@ -16,7 +16,8 @@ ROLES = {"4": 4, "2": 2, "1": 1}
 
 async def register_new_user(call: Call) -> Answer:
     f = call.fields
-    await call.services.accounts.register(f.get("email"), f.get("name"), f.get("password"))
+    await call.services.accounts.register(f.get("email"), f.get("name"), f.get("password"),
+                                          call.address)
     return Answer()
 
 
@@ -77,7 +78,7 @@ async def update_user_data(call: Call) -> Answer:
 
 
 async def recover_password(call: Call) -> Answer:
-    await call.services.accounts.recover_password(call.fields.get("email"))
+    await call.services.accounts.recover_password(call.fields.get("email"), call.address)
     return Answer()
 
 

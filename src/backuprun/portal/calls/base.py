@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 
 from backuprun.portal.accounts.service import AccountService, Caller
 from backuprun.portal.errors import ErrorCode, PortalError
+from backuprun.portal.services.manager import ServiceManager
 
 MAX_ID = 2**31 - 1
 
@@ -18,6 +19,7 @@ class Services:
     """The domain services handlers may use."""
 
     accounts: AccountService
+    services: ServiceManager
 
 
 class Fields:
@@ -53,6 +55,13 @@ class Fields:
             raise PortalError(ErrorCode.INVALID_FIELD, name)
         return int(value)
 
+    def assignee(self, name: str) -> int:
+        """``editService``'s subuser_id: a subuser's id, -1 (main account) or 0 (nobody)."""
+        value = self.required(name).strip()
+        if value in ("0", "-1"):
+            return int(value)
+        return self.identifier(name)
+
     def choice(self, name: str, allowed: Mapping[str, int], default: int) -> int:
         value = (self._values.get(name) or "").strip()
         if value == "":
@@ -68,10 +77,20 @@ class Call:
     services: Services
     address: str  # the client's address (the proxy's client when proxy headers are trusted)
     token: str | None  # the session cookie as sent, if any
-    caller: Caller | None  # the logged-in account, if the cookie names a live session
+    caller: Caller | None = None  # the logged-in account, once :meth:`authenticate` found it
+    authenticated: bool = False  # whether :meth:`authenticate` ran
+
+    async def authenticate(self) -> Caller | None:
+        """Look the session cookie up (once; only calls that need a session do)."""
+        if not self.authenticated:
+            if self.token:
+                self.caller = await self.services.accounts.authenticate(self.token)
+            self.authenticated = True
+        return self.caller
 
     @property
     def logged_in(self) -> Caller:
+        """The caller, in a handler wrapped in :func:`login_required`."""
         if self.caller is None:
             raise PortalError(ErrorCode.NOT_LOGGED_IN)
         return self.caller
@@ -90,7 +109,8 @@ Handler = Callable[[Call], Awaitable[Answer]]
 def login_required(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(call: Call) -> Answer:
-        call.logged_in  # noqa: B018 - raises not_logged_in
+        if await call.authenticate() is None:
+            raise PortalError(ErrorCode.NOT_LOGGED_IN)
         return await handler(call)
 
     return wrapper

@@ -1,49 +1,18 @@
 """The portal's tables (SQLAlchemy 2 declarative). Schema changes go through a new Alembic
-revision in ``migrations/versions``; never edit a published revision."""
+revision in ``backuprun/schema/migrations/versions``; never edit a published one.
+
+A table whose ids users see (accounts, later services and tasks) sets
+``sqlite_autoincrement``: an id is never given out again, on SQLite as on PostgreSQL.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    TypeDecorator,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-)
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes on both databases (SQLite keeps them naive, in UTC)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+from backuprun.sqlutil import NAMING, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -54,6 +23,7 @@ class Account(Base):
     """A main account (``parent_id`` NULL) or a subuser (contact) of one main account."""
 
     __tablename__ = "accounts"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
@@ -121,4 +91,51 @@ class LoginAttempt(Base):
     email_key: Mapped[str] = mapped_column(String(254))
     address: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Service(Base):
+    """A customer's service: one server (or VDS) backed up in one location.
+
+    ``id`` is what the API calls ``id``, ``sc_id`` and ``agent-id``; ``service_id`` on the
+    wire is the type's letter and the same number (``S12``, ``V13``). Where the service
+    stands on its backup server (``create_status``, its login there) is the backup
+    server's to say; this row holds what the account decided.
+    """
+
+    __tablename__ = "services"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True)  # the main account
+    subuser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True)  # assigned contact
+    kind: Mapped[int] = mapped_column(Integer)  # 1 SERVER, 3 VDS
+    name: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    location_id: Mapped[int] = mapped_column(Integer)
+    encrypt: Mapped[bool] = mapped_column(Boolean)
+    activation_hint: Mapped[str] = mapped_column(String(64), default="")
+    service_configured: Mapped[bool] = mapped_column(Boolean, default=False)
+    readonly: Mapped[bool] = mapped_column(Boolean, default=False)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
+    terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+class RequestEvent(Base):
+    """One counted request (``registerNewUser``, ``recoverPassword``), kept for its window."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (
+        Index("ix_request_events_action_email_key_at", "action", "email_key", "at"),
+        Index("ix_request_events_action_address_at", "action", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(32))
+    email_key: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())

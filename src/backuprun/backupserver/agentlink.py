@@ -1,0 +1,136 @@
+"""The backup server's side of a connection to an agent: mutual TLS, the agent's key pinned.
+
+``connect(host, port, identity, pinned_fingerprint)`` opens TLS with the backup server's
+identity as client certificate, checks the agent's certificate, and asks ``GET /v1/hello``.
+
+Rules:
+- At first contact (``pinned_fingerprint`` None) the agent's certificate is accepted and its
+  fingerprint returned, for the caller to store in ``BsAgent.key_fingerprint``. Afterwards
+  an agent presenting any other certificate is :class:`AgentImpostor`, and nothing is sent
+  to it. The owner resets the pin (``activateAgent``) when an agent really got a new key.
+- The context does not verify a chain (``CERT_NONE``; the pin is a fingerprint, not a
+  certificate to anchor on), and that is safe because of the order: the TLS 1.3 handshake
+  makes the agent prove, by signing the handshake (CertificateVerify, checked by OpenSSL
+  whatever the verify mode), that it holds the key of the certificate it presented; then
+  that certificate's SHA-256 fingerprint is compared with the pin BEFORE a byte of the
+  request is written. An impostor gets the handshake and nothing more; our client
+  certificate is public anyway.
+- An agent that does not trust this backup server completes the client's side of a TLS 1.3
+  handshake and then sends an alert (unknown CA, certificate required): it surfaces when
+  the answer is read, as :class:`AgentRefused`; so does a connection closed (or reset)
+  after the handshake with no answer at all, which is how the alert may reach us (an agent
+  that accepted us always answers).
+- Nothing listening, no route, a timeout: :class:`AgentUnreachable`. Anything else that is
+  not an agent's answer (not TLS, not HTTP, not JSON): :class:`AgentLinkError`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+
+from backuprun.transport.tls import Identity, fingerprint_of
+
+HELLO_PATH = "/v1/hello"
+MAX_HELLO_BYTES = 64 * 1024
+REFUSED = ("refused this backup server's key in the TLS handshake: it does not trust this "
+           "backup server (run 'backuprun agent trust https://SERVERIP:HTTPS_PORT' there)")
+_REFUSALS = ("UNKNOWN_CA", "CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "ACCESS_DENIED",
+             "HANDSHAKE_FAILURE")
+
+
+class AgentLinkError(Exception):
+    """No usable connection to the agent at ``host:port``."""
+
+    def __init__(self, host: str, port: int, message: str):
+        super().__init__(f"agent at {host}:{port}: {message}")
+        self.host, self.port = host, port
+
+
+class AgentUnreachable(AgentLinkError):
+    """Nothing answers at the agent's address (refused, no route, timeout)."""
+
+
+class AgentRefused(AgentLinkError):
+    """The agent refused this backup server in the TLS handshake: it does not trust it."""
+
+
+class AgentImpostor(AgentLinkError):
+    """The agent's certificate is not the one pinned at first contact."""
+
+    def __init__(self, host: str, port: int, pinned: str, presented: str):
+        super().__init__(host, port, f"presented the key {presented}, not the pinned "
+                                     f"{pinned}; refusing it (if the agent was reinstalled, "
+                                     "its owner resets the pin by activating the agent again)")
+        self.pinned, self.presented = pinned, presented
+
+
+def connect(host: str, port: int, identity: Identity, pinned_fingerprint: str | None,
+            timeout: float = 10.0) -> tuple[dict, str]:
+    """The agent's hello and its certificate's fingerprint (see the module's rules)."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise AgentUnreachable(host, port, _reason(exc)) from None
+    shaken = False
+    try:
+        with sock, _context(identity).wrap_socket(sock) as tls:
+            shaken = True
+            fingerprint = _check_pin(tls, host, port, pinned_fingerprint)
+            return _hello(tls, host, port), fingerprint
+    except ssl.SSLError as exc:
+        if any(name in str(exc) for name in _REFUSALS):
+            raise AgentRefused(host, port, REFUSED) from None
+        raise AgentLinkError(host, port, f"TLS failed: {exc.reason or exc}") from None
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        if shaken:
+            raise AgentRefused(host, port, REFUSED) from None
+        raise AgentUnreachable(host, port, "the connection was closed at once") from None
+    except (TimeoutError, socket.timeout) as exc:
+        raise AgentUnreachable(host, port, _reason(exc)) from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise AgentLinkError(host, port, f"the connection failed: {_reason(exc)}") from None
+
+
+def _context(identity: Identity) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the pin is checked by hand, first (module's rules)
+    context.load_cert_chain(str(identity.cert_path), str(identity.key_path))
+    return context
+
+
+def _check_pin(tls: ssl.SSLSocket, host: str, port: int, pinned: str | None) -> str:
+    der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise AgentLinkError(host, port, "presented no certificate")
+    fingerprint = fingerprint_of(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
+    if pinned is not None and fingerprint != pinned:
+        raise AgentImpostor(host, port, pinned, fingerprint)
+    return fingerprint
+
+
+def _hello(tls: ssl.SSLSocket, host: str, port: int) -> dict:
+    connection = http.client.HTTPConnection(host, port)
+    connection.sock = tls  # the checked connection: http.client never opens its own
+    connection.request("GET", HELLO_PATH, headers={"Accept": "application/json"})
+    response = connection.getresponse()
+    body = response.read(MAX_HELLO_BYTES + 1)
+    if response.status != 200 or len(body) > MAX_HELLO_BYTES:
+        raise AgentLinkError(host, port, f"GET {HELLO_PATH} answered {response.status}")
+    try:
+        hello = json.loads(body)
+    except ValueError:
+        hello = None
+    if not isinstance(hello, dict):
+        raise AgentLinkError(host, port, f"GET {HELLO_PATH} did not answer a JSON object")
+    return hello
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "timed out"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

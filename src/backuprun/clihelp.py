@@ -1,0 +1,46 @@
+"""Help that reads like the rest of the ecosystem's (click's plain layout).
+
+Typer labels every argument with its Python type (``LOCATION <str>``) and writes required
+arguments as ``{LOCATION}`` in the usage line. Commands built with :class:`PlainHelp`
+show ``Usage: backuprun disksafe backup [OPTIONS] LOCATION SOURCE`` and list arguments
+by their metavar, as click and most command-line tools do; options keep click's own
+layout (``--password-file PATH``, flags without a type).
+"""
+
+from __future__ import annotations
+
+from typer.core import TyperArgument, TyperCommand
+
+
+def _metavar(param: TyperArgument) -> str:
+    name = param.metavar or param.name.upper()
+    return name + "..." if param.nargs != 1 else name
+
+
+class PlainHelp(TyperCommand):
+    """A typer command whose usage line and help use plain metavars."""
+
+    def format_help(self, ctx, formatter) -> None:
+        super(TyperCommand, self).format_help(ctx, formatter)  # click's, never rich's
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = _metavar(param)
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:
+        args, opts = [], []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                args.append((_metavar(param), param.help or ""))
+            else:
+                record = param.get_help_record(ctx)
+                if record is not None:
+                    opts.append(record)
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
