@@ -3,9 +3,10 @@
 
 Rules:
 - Every answer, errors included, is an XML ``<response>`` document (see ``wire``).
-- Wrong path (``/api.php/`` included: no redirects): 404; wrong method: 405 with ``Allow: POST``; wrong body type: 415; body over
-  the size cap: 413; unreadable form: 400; a bug: 500; the password-hashing pool full: 503
-  with ``Retry-After``. Application errors: 200.
+- Wrong path (``/api.php/`` included: no redirects): 404; wrong method: 405 with
+  ``Allow: POST``; wrong body type: 415; body over the size cap: 413; unreadable form: 400;
+  a bug: 500; the password-hashing pool full: 503 with ``Retry-After``. Application
+  errors: 200.
 - A client that disconnects mid-request costs one log line, never a traceback.
 - The session cookie is HttpOnly, SameSite=Lax, and Secure when the request came over https
   (directly, or through a trusted reverse proxy that says so).

@@ -23,7 +23,8 @@ from backuprun.config import ConfigError, Settings, dumps, load_settings
 def serve(
     host: str = typer.Option(None, "--host", metavar="ADDRESS", show_default="127.0.0.1",
                              help="Address to listen on (env BACKUPRUN_HOST)."),
-    port: int = typer.Option(None, "--port", metavar="PORT", show_default="8080", help="Port to listen on (env BACKUPRUN_PORT)."),
+    port: int = typer.Option(None, "--port", metavar="PORT", show_default="8080",
+                             help="Port to listen on (env BACKUPRUN_PORT)."),
     workers: int = typer.Option(
         None, "--workers", metavar="N", show_default="1",
         help="Portal processes answering on the one port (e.g. one per CPU)."),
@@ -32,19 +33,23 @@ def serve(
         help="Data folder: SQLite database, task queue, mail outbox, the locations' disk "
              "safes and keys (env BACKUPRUN_DATA_DIR)."),
     config: Path = typer.Option(
-        None, "--config", metavar="PATH", envvar="BACKUPRUN_CONFIG", help="TOML config file (env BACKUPRUN_CONFIG)."),
+        None, "--config", metavar="PATH", envvar="BACKUPRUN_CONFIG",
+        help="TOML config file (env BACKUPRUN_CONFIG)."),
     database_url: str = typer.Option(
         None, "--database-url", metavar="URL", show_default="SQLite in the data folder",
         help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db "
              "(also env BACKUPRUN_DATABASE_URL)."),
-    certfile: Path = typer.Option(None, "--certfile", metavar="PATH", help="TLS certificate (PEM): serve https."),
-    keyfile: Path = typer.Option(None, "--keyfile", metavar="PATH", help="TLS private key (PEM)."),
+    certfile: Path = typer.Option(None, "--certfile", metavar="PATH",
+                                  help="TLS certificate (PEM): serve https."),
+    keyfile: Path = typer.Option(None, "--keyfile", metavar="PATH",
+                                 help="TLS private key (PEM)."),
     forwarded_allow_ips: str = typer.Option(
-        None, "--forwarded-allow-ips",
+        None, "--forwarded-allow-ips", metavar="ADDRESSES",
         help="Comma-separated proxy addresses (or *) whose X-Forwarded-For/-Proto headers "
              "are trusted. Not given: forwarded headers are ignored."),
     public_url: str = typer.Option(
-        None, "--public-url", metavar="URL", help="Base URL of the portal as users reach it (for e-mail links)."),
+        None, "--public-url", metavar="URL",
+        help="Base URL of the portal as users reach it (for e-mail links)."),
 ) -> None:
     """Start the portal (the api.php API) on the embedded default or as configured."""
     settings = checked_settings(
