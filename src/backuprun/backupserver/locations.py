@@ -85,7 +85,7 @@ def _location(settings: Settings, location_id: int, table: object) -> Location:
     name = table.get("name", STANDARD.get(location_id))
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where}: name is required for a location that is not standard")
-    data_dir = Path(settings.data_dir) / "locations" / str(location_id)
+    data_dir = Path(settings.data_dir).resolve() / "locations" / str(location_id)
     server = str(table.get("server", LOCAL))
     server_cert = table.get("server_cert")
     if server != LOCAL:
