@@ -31,7 +31,8 @@ QUEUE_URL = typer.Option(None, "--task-queue-url", metavar="URL",
                          help="Task queue: redis://host:port/db, postgresql://..., or "
                               "sqlite:///path (env BACKUPRUN_TASK_QUEUE_URL; default "
                               "SQLite in the data folder).")
-WORKERS = typer.Option(2, "--workers", min=0, metavar="N", help="Task worker threads.")
+WORKERS = typer.Option(2, "--workers", min=0, metavar="N",
+                       help="Task worker threads per location.")
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3  # a port is taken, an identity cannot be used
 
