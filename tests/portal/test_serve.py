@@ -307,3 +307,26 @@ def test_serve_location_port_in_use(tmp_path):
     assert "location 529's backup server cannot listen" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_makes_the_portal_identity_and_checks_remote_certificates(serve, tmp_path):
+    """The first start makes the portal's certificate (what a backup server of its own
+    pins); a remote location whose server_cert is missing is one line, exit 2."""
+    serve("--data-dir", str(tmp_path / "data"))
+    assert (tmp_path / "data" / "portal-identity" / "cert.pem").is_file()
+    config = tmp_path / "remote.toml"
+    config.write_text('[locations.528]\nserver = "https://127.0.0.1:9"\n'
+                      f'server_cert = "{tmp_path / "missing.pem"}"\n')
+    done = serve_fails("--data-dir", "other", "--config", str(config), "--port",
+                       str(free_port()), cwd=tmp_path)
+    assert done.returncode == 2 and "server_cert" in done.stderr
+
+
+def test_backup_server_needs_the_portal_certificate(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPRUN_")}
+    script = Path(sys.executable).with_name("backuprun")
+    done = subprocess.run([str(script), "backup-server", "--location", "528", "--data-dir",
+                           str(tmp_path)], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    own = tmp_path.resolve() / "locations" / "528" / "identity" / "cert.pem"
+    assert str(own) in done.stderr and own.is_file()

@@ -92,16 +92,23 @@ def backup_server(
                          task_queue_url=task_queue_url,
                          portal_cert=str(portal_cert) if portal_cert else None)
     where = _locations(settings, [location])[0]
+    from backuprun.backupserver.host import identity_of
+    from backuprun.transport.tls import IdentityError
+
+    try:
+        own = identity_of(where).cert_path  # made now, so the portal can be given it first
+    except IdentityError as exc:
+        _fail(str(exc), EXIT_UNAVAILABLE)
     if not settings.portal_cert or not Path(settings.portal_cert).is_file():
-        _fail("give the portal's certificate with --portal-cert PATH (the portal makes it "
-              "in <its data dir>/portal-identity/cert.pem)")
+        _fail(f"give the portal's certificate with --portal-cert PATH (the portal makes it in "
+              f"<its data dir>/portal-identity/cert.pem); give the portal this server's, "
+              f"{own}, as server_cert")
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         _fail(f"--listen {listen!r}: give HOST:PORT")
     _migrate(settings)
     from backuprun.backupserver.listeners import ListenerError
     from backuprun.backupserver.process import serve_location
-    from backuprun.transport.tls import IdentityError
 
     try:
         asyncio.run(serve_location(settings, where, host.strip("[]"), int(port), workers))

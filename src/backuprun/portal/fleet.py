@@ -19,8 +19,15 @@ from backuprun.backupserver.host import BackupServerHost, public_listeners
 from backuprun.backupserver.listeners import Listeners
 from backuprun.backupserver.locations import load_locations
 from backuprun.config import Settings
+from backuprun.transport.tls import Identity
 
 PORTAL_IDENTITY = "portal-identity"
+
+
+def portal_identity(settings: Settings) -> Identity:
+    """The portal's key and certificate in ``<data_dir>/portal-identity`` (made if missing)."""
+    return Identity.load_or_create(Path(settings.data_dir) / PORTAL_IDENTITY,
+                                   "backuprun-portal")
 
 
 class Fleet:
@@ -53,11 +60,9 @@ class Fleet:
 
     def _remote(self, location) -> BackupServerClient:
         from backuprun.backupserver.remote import RemoteBackupServer
-        from backuprun.transport.tls import Identity
 
-        identity = Identity.load_or_create(Path(self.settings.data_dir) / PORTAL_IDENTITY,
-                                           "backuprun-portal", [])
-        return RemoteBackupServer(location.server, identity, Path(location.server_cert))
+        return RemoteBackupServer(location.server, portal_identity(self.settings),
+                                  Path(location.server_cert))
 
     async def stop(self) -> None:
         if self.listeners is not None:

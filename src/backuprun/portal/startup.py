@@ -42,10 +42,23 @@ def prepare(settings: Settings) -> socket.socket:
     try:
         asyncio.run(prepare_database(settings.resolved_database_url))
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        portal_identity(settings)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def portal_identity(settings: Settings):
+    """The portal's key and certificate (made at the first start): what a backup server of
+    its own pins (``--portal-cert <data-dir>/portal-identity/cert.pem``)."""
+    from backuprun.portal.fleet import portal_identity as load
+    from backuprun.transport.tls import IdentityError
+
+    try:
+        return load(settings)
+    except IdentityError as exc:
+        raise StartupError(f"{exc}", EXIT_DATA_DIR) from exc
 
 
 def check_data_dir(path: Path) -> None:
@@ -73,6 +86,11 @@ def check_locations(settings: Settings) -> None:
     except ConfigError as exc:
         raise StartupError(f"{exc}; fix the config file", EXIT_CONFIG) from exc
     for location in locations.values():
+        if not location.is_local and not Path(location.server_cert).is_file():
+            raise StartupError(
+                f"location {location.id}: server_cert {location.server_cert} is not a file; "
+                f"copy there the certificate its backup server made (<its data dir>/locations/"
+                f"{location.id}/identity/cert.pem)", EXIT_CONFIG)
         if location.is_local:
             what = f"location {location.id}'s backup server"
             listen(location.ip, location.https_port, what,
