@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import ipaddress
 import secrets
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ from starlette.routing import Route
 from backuprun.backupserver import pages
 from backuprun.backupserver.client import BackupServerError
 from backuprun.backupserver.bodies import read_capped
+from backuprun.netaddr import address_key
 from backuprun.transport.files import create_exclusive
 from backuprun.transport.tls import Identity
 
@@ -78,13 +78,13 @@ class FailedLogins:
 
     def retry_after(self, address: str) -> float:
         """Seconds until ``address`` may try again; 0 when it may now."""
-        failures = self._recent(_address_key(address))
+        failures = self._recent(address_key(address))
         if len(failures) < self.max_failures:
             return 0.0
         return failures[0] + self.window - self.clock()  # > 0: older ones were dropped
 
     def record(self, address: str) -> None:
-        key = _address_key(address)
+        key = address_key(address)
         self._recent(key).append(self.clock())
         if len(self._failures) > 10_000:  # forget addresses whose failures all expired
             for other in [k for k in self._failures if not self._recent(k)]:
@@ -196,15 +196,3 @@ async def _read_form(request: Request) -> dict[str, str] | None:
 
 def _html(content: str, status: int = 200, headers: dict | None = None) -> HTMLResponse:
     return HTMLResponse(content, status, headers={**SECURITY_HEADERS, **(headers or {})})
-
-
-def _address_key(address: str) -> str:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
-    if ip.version == 4:
-        return str(ip)
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{ip}/64", strict=False))

@@ -17,7 +17,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backuprun.config import Settings
-from backuprun.portal.accounts.windows import address_key, serialize
+from backuprun.netaddr import address_key
+from backuprun.portal.accounts.windows import serialize
 from backuprun.portal.db.models import RequestEvent
 from backuprun.portal.errors import ErrorCode, PortalError
 

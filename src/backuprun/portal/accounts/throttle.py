@@ -12,7 +12,7 @@ Rules:
   hashed (:func:`reserve`: check and count in one transaction, see ``windows``); a right
   password then marks it succeeded (:func:`succeeded`). So a burst of concurrent attempts
   gets no more tries than the limit.
-- Clients are counted as ``windows.address_key`` says (an IPv6 /64 network, an IPv4 address).
+- Clients are counted as ``netaddr.address_key`` says (an IPv6 /64 network, an IPv4 address).
 - Refused attempts are not recorded (hammering does not extend the wait); windows expire by
   themselves, so nothing locks anyone out for good.
 """
@@ -25,7 +25,8 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backuprun.config import Settings
-from backuprun.portal.accounts.windows import address_key, serialize
+from backuprun.netaddr import address_key
+from backuprun.portal.accounts.windows import serialize
 from backuprun.portal.db.models import LoginAttempt
 from backuprun.portal.errors import ErrorCode, PortalError
 
