@@ -1,4 +1,5 @@
-"""Help that reads like the rest of the ecosystem's (click's plain layout).
+"""Help that reads like the rest of the ecosystem's (click's plain layout), and the options
+every command that opens the deployment's settings takes the same way.
 
 Typer labels every argument with its Python type (``LOCATION <str>``) and writes required
 arguments as ``{LOCATION}`` in the usage line. Commands built with :class:`PlainHelp`
@@ -9,7 +10,16 @@ layout (``--password-file PATH``, flags without a type).
 
 from __future__ import annotations
 
+import typer
 from typer.core import TyperArgument, TyperCommand
+
+# the settings' sources, as ``backuprun admin``, ``worker`` and ``backup-server`` take them
+CONFIG = typer.Option(None, "--config", envvar="BACKUPRUN_CONFIG", metavar="PATH",
+                      help="TOML config file (env BACKUPRUN_CONFIG).")
+DATA_DIR = typer.Option(None, "--data-dir", metavar="PATH",
+                        help="Data folder (env BACKUPRUN_DATA_DIR; default ./backuprun-data).")
+DATABASE_URL = typer.Option(None, "--database-url", metavar="URL",
+                            help="SQLAlchemy URL (env BACKUPRUN_DATABASE_URL).")
 
 
 def _metavar(param: TyperArgument) -> str:

@@ -19,14 +19,9 @@ from pathlib import Path
 
 import typer
 
+from backuprun.clihelp import CONFIG, DATA_DIR, DATABASE_URL
 from backuprun.config import ConfigError, Settings, load_settings
 
-CONFIG = typer.Option(None, "--config", envvar="BACKUPRUN_CONFIG", metavar="PATH",
-                      help="TOML config file (env BACKUPRUN_CONFIG).")
-DATA_DIR = typer.Option(None, "--data-dir", metavar="PATH",
-                        help="Data folder (env BACKUPRUN_DATA_DIR; default ./backuprun-data).")
-DATABASE_URL = typer.Option(None, "--database-url", metavar="URL",
-                            help="SQLAlchemy URL (env BACKUPRUN_DATABASE_URL).")
 QUEUE_URL = typer.Option(None, "--task-queue-url", metavar="URL",
                          help="Task queue: redis://host:port/db, postgresql://..., or "
                               "sqlite:///path (env BACKUPRUN_TASK_QUEUE_URL; default "

@@ -14,7 +14,7 @@ from typing import Awaitable, Callable, TypeVar
 
 import typer
 
-from backuprun.clihelp import PlainHelp
+from backuprun.clihelp import CONFIG, DATA_DIR, DATABASE_URL, PlainHelp
 from backuprun.config import ConfigError, load_settings
 from backuprun.portal.errors import PortalError
 
@@ -23,12 +23,6 @@ T = TypeVar("T")
 app = typer.Typer(help="Operator commands: accounts, services, operator flags.",
                   no_args_is_help=True)
 
-CONFIG = typer.Option(None, "--config", envvar="BACKUPRUN_CONFIG", metavar="PATH",
-                      help="TOML config file (env BACKUPRUN_CONFIG).")
-DATA_DIR = typer.Option(None, "--data-dir", metavar="PATH",
-                        help="Data folder (env BACKUPRUN_DATA_DIR; default ./backuprun-data).")
-DATABASE_URL = typer.Option(None, "--database-url", metavar="URL",
-                            help="SQLAlchemy URL (env BACKUPRUN_DATABASE_URL).")
 SERVICE = typer.Argument(..., metavar="SERVICE", help="A service's id (662) or service_id (V662).")
 
 
