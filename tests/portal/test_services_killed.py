@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sqlite3
+from contextlib import closing
 import subprocess
 import time
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_walk_completes_once_after_a_kill(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    with sqlite3.connect(data / "backuprun.db") as db:
+    with closing(sqlite3.connect(data / "backuprun.db")) as db:
         steps = [row[0] for row in db.execute(
             "SELECT what FROM bs_walk_steps WHERE service_id = ? ORDER BY id", (number,))]
         products = {table: db.execute(f"SELECT count(*) FROM {table} WHERE service_id = ?",
@@ -95,6 +96,6 @@ def test_walk_completes_once_after_a_kill(tmp_path):
 
 
 def _walked(data: Path, number: str) -> int:
-    with sqlite3.connect(data / "backuprun.db") as db:
+    with closing(sqlite3.connect(data / "backuprun.db")) as db:
         return db.execute("SELECT walked FROM bs_services WHERE service_id = ?",
                           (number,)).fetchone()[0]
