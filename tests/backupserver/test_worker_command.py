@@ -47,3 +47,17 @@ def test_worker_runs_queued_walks(tmp_path):
         assert "Traceback" not in output
     finally:
         host.stop()
+
+
+def test_commands_on_a_database_that_is_down_say_so_in_one_line(tmp_path):
+    url = "postgresql+psycopg://someone:s3cret@127.0.0.1:1/nothing"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPRUN_")}
+    script = str(Path(sys.executable).with_name("backuprun"))
+    for command in (["worker"], ["admin", "accounts"],
+                    ["backup-server", "--location", "528", "--portal-cert", __file__]):
+        done = subprocess.run([script, *command, "--data-dir", str(tmp_path / "d"),
+                               "--database-url", url], capture_output=True, text=True,
+                              timeout=60, env=env)
+        assert done.returncode == 4, (command, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, (command, done.stderr)
+        assert "cannot use the database" in done.stderr and "s3cret" not in done.stderr

@@ -30,6 +30,7 @@ WORKERS = typer.Option(2, "--workers", min=0, metavar="N",
                        help="Task worker threads per location.")
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3  # a port is taken, an identity cannot be used
+EXIT_DATABASE = 4  # as backuprun serve's
 
 
 def _settings(config: Path | None, **overrides) -> Settings:
@@ -60,14 +61,17 @@ def _locations(settings: Settings, ids: list[int] | None):
 
 
 def _migrate(settings: Settings) -> None:
-    from backuprun.schema import migrate_sync
+    from backuprun.schema import DATABASE_ERRORS, migrate_sync, unavailable
     from backuprun.sqlutil import make_sync_engine
 
-    engine = make_sync_engine(settings.sync_database_url)
     try:
-        migrate_sync(engine)
-    finally:
-        engine.dispose()
+        engine = make_sync_engine(settings.sync_database_url)
+        try:
+            migrate_sync(engine)
+        finally:
+            engine.dispose()
+    except DATABASE_ERRORS as exc:
+        _fail(str(unavailable(settings.resolved_database_url, exc)), EXIT_DATABASE)
 
 
 def backup_server(

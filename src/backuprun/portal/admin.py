@@ -33,11 +33,16 @@ def _run(config: Path | None, data_dir: Path | None, database_url: str | None,
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    from backuprun.schema import DATABASE_ERRORS, unavailable
+
     try:
         return asyncio.run(_with_operator(settings, work))
     except PortalError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
+    except DATABASE_ERRORS as exc:
+        typer.echo(f"error: {unavailable(settings.resolved_database_url, exc)}", err=True)
+        raise typer.Exit(4) from None
 
 
 async def _with_operator(settings, work):

@@ -114,24 +114,14 @@ def listen(host: str, port: int, what: str = "the portal",
 
 
 async def prepare_database(url: str) -> None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
     from backuprun.portal import db as database
+    from backuprun.schema import DATABASE_ERRORS, unavailable
 
-    try:
-        shown = make_url(url).render_as_string(hide_password=True)
-    except ArgumentError as exc:
-        raise StartupError("the database URL is not a URL; give one like "
-                           "postgresql+psycopg://user:password@host/db", EXIT_DATABASE) from exc
     try:
         engine = database.make_engine(url)
         try:
             await database.migrate(engine)
         finally:
             await engine.dispose()
-    except (SQLAlchemyError, OSError, ImportError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-        raise StartupError(f"cannot use the database {shown}: {reason}; check --database-url "
-                           "(or BACKUPRUN_DATABASE_URL) and that the server runs and lets this "
-                           "user in", EXIT_DATABASE) from exc
+    except DATABASE_ERRORS as exc:
+        raise StartupError(str(unavailable(url, exc)), EXIT_DATABASE) from exc

@@ -21,11 +21,32 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# what going wrong with a database looks like (reaching it, logging in, migrating it)
+DATABASE_ERRORS = (SQLAlchemyError, OSError, ImportError)
 _MIGRATION_LOCK = 0x42525550  # "BRUP": pg_advisory_xact_lock key
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be used; the message says which (password hidden) and what to do."""
+
+
+def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """One line for a command to print when ``url``'s database failed with ``exc``."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return DatabaseUnavailable("the database URL is not a URL; give one like "
+                                   "postgresql+psycopg://user:password@host/db")
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+    return DatabaseUnavailable(
+        f"cannot use the database {shown}: {reason}; check --database-url (or "
+        "BACKUPRUN_DATABASE_URL) and that the server runs and lets this user in")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
