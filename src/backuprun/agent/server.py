@@ -6,6 +6,8 @@ Paths:
   (``platform.system()``, e.g. ``Linux``), ``platform`` (``platform.platform()``),
   ``version`` (BackupRun's), ``root``, ``user`` (whom it runs as) and ``fingerprint`` (of
   its own certificate), as they were when the agent started.
+- ``/v1/backup`` and ``/v1/restore``: WebSockets, one per task, that a trusted backup
+  server opens (:mod:`backuprun.transport.messages`; :mod:`.backup`, :mod:`.restore`).
 
 Rules:
 - TLS requires a client certificate that is exactly one of the trust store's: the handshake
@@ -36,10 +38,14 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from backuprun import __version__
+from backuprun.agent import backup, restore
+from backuprun.agent.session import Session
 from backuprun.agent.trust import TrustedServer, TrustError, TrustStore
+from backuprun.transport import messages
 from backuprun.transport.tls import Identity, server_context
 
 log = logging.getLogger("backuprun.agent")
@@ -69,7 +75,7 @@ def hello(identity: Identity, root: Path) -> dict:
             "user": user, "fingerprint": identity.fingerprint}
 
 
-def create_app(identity: Identity, root: Path) -> Starlette:
+def create_app(identity: Identity, root: Path, data_dir: Path) -> Starlette:
     """The agent's app; serve it only with :meth:`TrustedPeers.server_context`."""
 
     answer = hello(identity, root)  # as at start: platform.platform() reads files
@@ -77,9 +83,50 @@ def create_app(identity: Identity, root: Path) -> Starlette:
     async def hello_endpoint(request: Request) -> JSONResponse:
         return JSONResponse(answer)
 
-    app = Starlette(routes=[Route("/v1/hello", hello_endpoint, methods=["GET"])])
+    async def start(websocket: WebSocket) -> Session:
+        await websocket.accept()
+        session = Session(websocket, asyncio.get_running_loop())
+        await session.send_async("hello", hostname=answer["hostname"],
+                                 ostype=answer["ostype"], version=answer["version"],
+                                 root=answer["root"])
+        return session
+
+    async def backup_endpoint(websocket: WebSocket) -> None:
+        session = await start(websocket)
+        known: set[bytes] = set()
+        try:
+            while (message := await session.receive())["t"] == "known":
+                known.update(messages.split_ids(message.get("ids") or b""))
+            _expect(message, "begin")
+        except Exception as exc:  # noqa: BLE001 - the connection ended, or nonsense came
+            log.warning("backup not started: %s", exc)
+            return
+        log.info("backup started")
+        await session.serve(backup.run, session, root, data_dir, message, known)
+        log.info("backup ended")
+
+    async def restore_endpoint(websocket: WebSocket) -> None:
+        session = await start(websocket)
+        try:
+            message = _expect(await session.receive(), "begin")
+        except Exception as exc:  # noqa: BLE001
+            log.warning("restore not started: %s", exc)
+            return
+        log.info("restore started")
+        await session.serve(restore.run, session, root, message)
+        log.info("restore ended")
+
+    app = Starlette(routes=[Route("/v1/hello", hello_endpoint, methods=["GET"]),
+                            WebSocketRoute(messages.BACKUP_PATH, backup_endpoint),
+                            WebSocketRoute(messages.RESTORE_PATH, restore_endpoint)])
     app.requires_client_certificate = True
     return app
+
+
+def _expect(message: dict, kind: str) -> dict:
+    if message["t"] != kind:
+        raise messages.ProtocolError(f"{message['t']!r} where {kind!r} was expected")
+    return message
 
 
 def require_trusted(store: TrustStore) -> list[TrustedServer]:
@@ -156,8 +203,9 @@ async def run(identity: Identity, store: TrustStore, root: Path, sock: socket.so
     context = peers.server_context()
     peers.current()
     config = uvicorn.Config(
-        create_app(identity, root), log_config=None, proxy_headers=False,
-        server_header=False, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        create_app(identity, root, store.folder.parent), log_config=None,
+        proxy_headers=False, server_header=False, ws_max_size=messages.MAX_FRAME,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         ssl_context_factory=lambda _config, _default: context)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, peers.current, True)

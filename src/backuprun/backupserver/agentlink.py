@@ -26,11 +26,16 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
 import ssl
 
+import websockets.exceptions
+import websockets.sync.client
+
+from backuprun.transport import messages
 from backuprun.transport.tls import Identity, fingerprint_of
 
 HELLO_PATH = "/v1/hello"
@@ -70,28 +75,116 @@ class AgentImpostor(AgentLinkError):
 def connect(host: str, port: int, identity: Identity, pinned_fingerprint: str | None,
             timeout: float = 10.0) -> tuple[dict, str]:
     """The agent's hello and its certificate's fingerprint (see the module's rules)."""
+    with _linked(host, port, identity, pinned_fingerprint, timeout) as (tls, fingerprint):
+        return _hello(tls, host, port), fingerprint
+
+
+def open_channel(host: str, port: int, identity: Identity, pinned_fingerprint: str | None,
+                 path: str, timeout: float = 10.0) -> tuple["Channel", str]:
+    """A task's WebSocket to the agent at ``path`` (:mod:`backuprun.transport.messages`),
+    and the agent's fingerprint; the same checks and errors as :func:`connect`."""
+    with _linked(host, port, identity, pinned_fingerprint, timeout,
+                 keep=True) as (tls, fingerprint):
+        websocket = websockets.sync.client.connect(
+            f"ws://{host}:{port}{path}", sock=tls, max_size=messages.MAX_FRAME,
+            open_timeout=timeout, close_timeout=5, compression=None)
+        return Channel(websocket, host, port), fingerprint
+
+
+class Channel:
+    """A task's WebSocket, as the backup server uses it: send and receive messages."""
+
+    def __init__(self, websocket, host: str, port: int):
+        self.websocket, self.host, self.port = websocket, host, port
+
+    def send(self, kind: str, **fields) -> None:
+        try:
+            self.websocket.send(messages.pack(kind, **fields))
+        except websockets.exceptions.ConnectionClosed as exc:
+            raise AgentLost(self.host, self.port, _closed(exc)) from None
+
+    def receive(self, timeout: float | None = None) -> dict:
+        """The next message; :class:`AgentLost` when the connection ends or stays silent
+        ``timeout`` seconds."""
+        try:
+            return messages.unpack(self.websocket.recv(timeout=timeout))
+        except TimeoutError:
+            raise AgentLost(self.host, self.port,
+                            f"the agent sent nothing for {timeout:.0f} s") from None
+        except websockets.exceptions.ConnectionClosed as exc:
+            raise AgentLost(self.host, self.port, _closed(exc)) from None
+        except messages.ProtocolError as exc:
+            raise AgentLinkError(self.host, self.port, str(exc)) from None
+
+    def poll(self) -> dict | None:
+        """The next message if one has arrived, else None (never waits)."""
+        try:
+            return messages.unpack(self.websocket.recv(timeout=0))
+        except TimeoutError:
+            return None
+        except websockets.exceptions.ConnectionClosed as exc:
+            raise AgentLost(self.host, self.port, _closed(exc)) from None
+        except messages.ProtocolError as exc:
+            raise AgentLinkError(self.host, self.port, str(exc)) from None
+
+    def close(self) -> None:
+        self.websocket.close()
+
+
+class AgentLost(AgentLinkError):
+    """The connection to the agent ended in the middle of a task."""
+
+
+def _closed(exc: Exception) -> str:
+    rcvd = getattr(exc, "rcvd", None)
+    if rcvd is not None and rcvd.reason:
+        return f"the connection was closed: {rcvd.reason}"
+    return "the connection was lost"
+
+
+@contextlib.contextmanager
+def _linked(host: str, port: int, identity: Identity, pinned: str | None, timeout: float,
+            keep: bool = False):
+    """``(tls socket, fingerprint)`` after the pin check, errors mapped (module's rules);
+    the socket is closed on leaving unless ``keep`` (the caller then owns it)."""
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         raise AgentUnreachable(host, port, _reason(exc)) from None
     shaken = False
+    tls = None
     try:
-        with sock, _context(identity).wrap_socket(sock) as tls:
-            shaken = True
-            fingerprint = _check_pin(tls, host, port, pinned_fingerprint)
-            return _hello(tls, host, port), fingerprint
+        tls = _context(identity).wrap_socket(sock)
+        shaken = True
+        fingerprint = _check_pin(tls, host, port, pinned)
+        yield tls, fingerprint
+        if not keep:
+            tls.close()
     except ssl.SSLError as exc:
+        _close(tls or sock)
         if any(name in str(exc) for name in _REFUSALS):
             raise AgentRefused(host, port, REFUSED) from None
         raise AgentLinkError(host, port, f"TLS failed: {exc.reason or exc}") from None
-    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, EOFError,
+            websockets.exceptions.InvalidMessage):
+        _close(tls or sock)
         if shaken:
             raise AgentRefused(host, port, REFUSED) from None
         raise AgentUnreachable(host, port, "the connection was closed at once") from None
     except (TimeoutError, socket.timeout) as exc:
+        _close(tls or sock)
         raise AgentUnreachable(host, port, _reason(exc)) from None
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, websockets.exceptions.InvalidHandshake) as exc:
+        _close(tls or sock)
         raise AgentLinkError(host, port, f"the connection failed: {_reason(exc)}") from None
+    except BaseException:
+        _close(tls or sock)
+        raise
+
+
+def _close(sock) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
 
 
 def _context(identity: Identity) -> ssl.SSLContext:

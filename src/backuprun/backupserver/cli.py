@@ -91,7 +91,7 @@ def backup_server(
                          task_queue_url=task_queue_url,
                          portal_cert=str(portal_cert) if portal_cert else None)
     where = _locations(settings, [location])[0]
-    from backuprun.backupserver.host import identity_of
+    from backuprun.backupserver.locations import identity_of
     from backuprun.transport.tls import IdentityError
 
     try:

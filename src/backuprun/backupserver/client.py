@@ -66,6 +66,16 @@ class ServiceState:
     disk_usage: int = 0  # bytes the service's disk safe takes
     recovery_points: int = 0
     removed: bool = False  # terminated and its data deleted
+    # what its tasks tell (backupserver.tasklog)
+    status: int = 0  # 0 pending, 1 active, 2 warning, 3 error: the last finished backup
+    running: bool = False  # a task is under way
+    n_alerts: int = 0  # errors * 1000 + warnings of the last finished backup
+    alert_history: list = dataclasses.field(default_factory=list)  # recent tasks, newest first
+    task: dict | None = None  # the latest task
+    ostype: str = ""  # as the agent said
+    first_backup_try: bool = False
+    startup_ok: bool = False
+    status_min_ok: bool = False
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -102,6 +112,13 @@ class BackupServerClient(Protocol):
     async def walk_log(self, service_id: int) -> list[dict]:
         """The service's walk, step by step (for operators)."""
 
+    async def run_policy(self, service_id: int) -> dict:
+        """Queue a backup of the service now; a backup already under way is answered
+        instead of a second one. The task as :func:`~.tasklog.task_json` shows it."""
+
+    async def task_detail(self, task_id: str) -> dict:
+        """``{"service_id", "task", "messages"}`` of a task (``unknown_task`` if none)."""
+
     async def close(self) -> None:
         """Release connections."""
 
@@ -135,6 +152,12 @@ class LocalBackupServer:
 
     async def walk_log(self, service_id: int) -> list[dict]:
         return await self._run(self.server.walk_log, service_id)
+
+    async def run_policy(self, service_id: int) -> dict:
+        return await self._run(self.server.run_policy, service_id)
+
+    async def task_detail(self, task_id: str) -> dict:
+        return await self._run(self.server.task_detail, task_id)
 
     async def close(self) -> None:
         return None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backuprun.config import ConfigError, Settings
+from backuprun.transport.tls import Identity
 
 STANDARD = {527: "Washington", 528: "Los Angeles", 529: "Frankfurt", 530: "Bucharest"}
 LOCAL = "local"
@@ -123,3 +124,12 @@ def _flag(where: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: special is true or false")
     return value
+
+
+IDENTITY = "identity"  # the folder of a backup server's key and certificate
+
+
+def identity_of(location: Location) -> Identity:
+    """The backup server's key and certificate (made on first use), named for its address."""
+    return Identity.load_or_create(location.data_dir / IDENTITY, location.hostname,
+                                   [location.hostname, location.ip])

@@ -44,6 +44,10 @@ class BsService(Base):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # data deleted
     recovery_points: Mapped[int] = mapped_column(Integer, default=0)
     disk_usage: Mapped[int] = mapped_column(BigInteger, default=0)
+    # what the backups so far tell (set by the tasks; see backupserver.tasklog)
+    first_backup_try: Mapped[bool] = mapped_column(Boolean, default=False)
+    startup_ok: Mapped[bool] = mapped_column(Boolean, default=False)  # an agent answered
+    status_min_ok: Mapped[bool] = mapped_column(Boolean, default=False)  # one without errors
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -85,6 +89,9 @@ class BsAgent(Base):
     host: Mapped[str] = mapped_column(String(253))
     port: Mapped[int] = mapped_column(Integer)
     key_fingerprint: Mapped[str | None] = mapped_column(String(128))  # pinned at first contact
+    ostype: Mapped[str] = mapped_column(String(64), default="")  # from its hello
+    hostname: Mapped[str] = mapped_column(String(253), default="")
+    version: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -115,6 +122,7 @@ class BsPolicy(Base):
     keep_last: Mapped[int] = mapped_column(Integer)
     excludes: Mapped[str] = mapped_column(Text, default="")  # one path per line
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the schedule's next
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -129,4 +137,44 @@ class BsWalkStep(Base):
     step: Mapped[int] = mapped_column(Integer)
     what: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BsTask(Base):
+    """A backup or restore task: its state and what it did (``taskExecutionContextId``)."""
+
+    __tablename__ = "bs_tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID
+    service_id: Mapped[int] = mapped_column(_service_fk(), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # backup, restore
+    state: Mapped[str] = mapped_column(String(16))  # INITIALIZING ... FINISHED/ERROR/CANCELLED
+    scheduled: Mapped[bool] = mapped_column(Boolean, default=False)  # by the policy's schedule
+    args: Mapped[str] = mapped_column(Text, default="")  # JSON: a restore's paths and target
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[int] = mapped_column(Integer, default=0)
+    files: Mapped[int] = mapped_column(Integer, default=0)  # seen (backup) or written (restore)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)  # changed data read
+    bytes_added: Mapped[int] = mapped_column(BigInteger, default=0)  # new data stored
+    recovery_point: Mapped[str | None] = mapped_column(String(64))  # made, or restored from
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BsTaskMessage(Base):
+    """One line of a task's log, as ``getTaskDetailById`` answers it."""
+
+    __tablename__ = "bs_task_messages"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("bs_tasks.id", ondelete="CASCADE"),
+                                         index=True)
+    source: Mapped[str] = mapped_column(String(8))  # SERVER, AGENT
+    key: Mapped[str] = mapped_column(String(128))
+    params: Mapped[str] = mapped_column(Text)  # a JSON array of strings
+    level: Mapped[str] = mapped_column(String(8))  # INFO, WARNING, SEVERE
+    text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime())

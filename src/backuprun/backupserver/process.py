@@ -10,7 +10,8 @@ from pathlib import Path
 import anyio
 
 from backuprun.backupserver import internal_api
-from backuprun.backupserver.host import BackupServerHost, identity_of, public_listeners
+from backuprun.backupserver.host import BackupServerHost, public_listeners
+from backuprun.backupserver.locations import identity_of
 from backuprun.backupserver.listeners import Listener, Listeners
 from backuprun.backupserver.locations import Location
 from backuprun.config import Settings

@@ -60,6 +60,12 @@ class RemoteBackupServer:
     async def walk_log(self, service_id: int) -> list[dict]:
         return (await self._call("walk_log", service_id=service_id))["steps"]
 
+    async def run_policy(self, service_id: int) -> dict:
+        return await self._call("run_policy", service_id=service_id)
+
+    async def task_detail(self, task_id: str) -> dict:
+        return await self._call("task_detail", task_id=task_id)
+
     async def close(self) -> None:
         await self._http.aclose()
 

@@ -11,7 +11,7 @@ import hmac
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backuprun.backupserver.client import BackupServerError, ServiceSpec, ServiceState
@@ -21,18 +21,22 @@ from backuprun.backupserver.models import (
     BsDiskSafe,
     BsPolicy,
     BsService,
+    BsTask,
     BsUser,
     BsVolume,
     BsWalkStep,
 )
+from backuprun.backupserver import tasklog
 from backuprun.backupserver.secrets import SecretBox
-from backuprun.backupserver.walk import CHANGING, CONFIGURED, TERMINATED, Walk
+from backuprun.backupserver.tasklog import QUEUED
+from backuprun.backupserver.walk import CHANGING, CONFIGURED, READY, TERMINATED, Walk
 from backuprun.sqlutil import utcnow
 
 
 class BackupServer:
     def __init__(self, location: Location, engine: Engine, box: SecretBox,
-                 submit_walk: Callable[[int, int], None] | None = None):
+                 submit_walk: Callable[[int, int], None] | None = None,
+                 submit_task: Callable[[int, str], None] | None = None):
         self.location = location
         self.location_id = location.id
         self.engine = engine
@@ -41,6 +45,8 @@ class BackupServer:
         self.walker = Walk(self)
         # hands a walk to the task queue: submit_walk(location_id, service_id)
         self._submit = submit_walk
+        # hands a backup or restore task to the task queue: submit_task(location_id, task_id)
+        self._submit_task = submit_task
 
     def session(self) -> Session:
         return self._sessions()
@@ -70,6 +76,10 @@ class BackupServer:
                     row.pending_encrypt = spec.encrypt
                 if spec.password:
                     row.pending_password_sealed = self.box.seal(spec.password)
+                # activating the agent again forgets its pinned key: the next task pins
+                # whatever key the agent then presents
+                db.execute(update(BsAgent).where(BsAgent.service_id == spec.service_id)
+                           .values(key_fingerprint=None))
                 row.create_status = CHANGING
                 row.updated_at = utcnow()
         if row is None:
@@ -122,16 +132,58 @@ class BackupServer:
             return {}
         with self.session() as db:
             rows = db.execute(
-                select(BsService, BsUser)
+                select(BsService, BsUser, BsAgent.ostype)
                 .outerjoin(BsUser, BsUser.service_id == BsService.service_id)
+                .outerjoin(BsAgent, BsAgent.service_id == BsService.service_id)
                 .where(BsService.service_id.in_(service_ids),
                        BsService.location_id == self.location_id)).all()
-            return {row.service_id: self._to_state(row, user) for row, user in rows}
+            tasks = tasklog.summaries(db, [row.service_id for row, _, _ in rows])
+            return {row.service_id: self._to_state(row, user, ostype or "",
+                                                   tasks.get(row.service_id))
+                    for row, user, ostype in rows}
 
     def walk_log(self, service_id: int) -> list[dict]:
         with self.session() as db:
             self._row(db, service_id)
             return _walk_log(db, service_id)
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def run_policy(self, service_id: int, scheduled: bool = False) -> dict:
+        """Queue a backup of the service (``runPolicy``, or its schedule); a backup under
+        way already is answered instead of a second one."""
+        with self.session() as db, db.begin():
+            row = self._row(db, service_id)
+            if row.create_status == TERMINATED:
+                raise BackupServerError("terminated", "the service is terminated")
+            if row.create_status != READY:
+                raise BackupServerError("not_ready",
+                                        "the service is not ready on its backup server yet")
+            task = tasklog.under_way(db, service_id, "backup")
+            if task is not None:
+                return tasklog.task_json(task)
+            task = tasklog.new_task(db, service_id, "backup", scheduled=scheduled)
+        return self._queue(task)
+
+    def _queue(self, task: BsTask) -> dict:
+        """Hand a recorded (INITIALIZING) task to the queue; QUEUED unless a worker took it
+        already."""
+        if self._submit_task is not None:
+            self._submit_task(self.location_id, task.id)
+        with self.session() as db, db.begin():
+            db.execute(update(BsTask).where(BsTask.id == task.id,
+                                            BsTask.state == tasklog.INITIALIZING)
+                       .values(state=QUEUED))
+            return tasklog.task_json(db.get(BsTask, task.id))
+
+    def task_detail(self, task_id: str) -> dict:
+        with self.session() as db:
+            task = db.get(BsTask, task_id)
+            if task is None or db.scalar(select(BsService.location_id).where(
+                    BsService.service_id == task.service_id)) != self.location_id:
+                raise BackupServerError("unknown_task", "this backup server has no such task")
+            return {"service_id": task.service_id, "task": tasklog.task_json(task),
+                    "messages": tasklog.messages_of(db, task_id)}
 
     def due_removals(self) -> list[int]:
         """Terminated services whose grace period is over and whose data is still here."""
@@ -212,6 +264,10 @@ class BackupServer:
             return {"states": [state.to_json() for state in found.values()]}
         if method == "walk_log":
             return {"steps": self.walk_log(int(args["service_id"]))}
+        if method == "run_policy":
+            return self.run_policy(int(args["service_id"]))
+        if method == "task_detail":
+            return self.task_detail(str(args["task_id"]))
         raise BackupServerError("unknown_method", f"no internal call named {method!r}")
 
     # -- helpers ---------------------------------------------------------------------------
@@ -256,13 +312,18 @@ class BackupServer:
     def _state(self, service_id: int) -> ServiceState:
         return self.states([service_id])[service_id]
 
-    def _to_state(self, row: BsService, user: BsUser | None) -> ServiceState:
+    def _to_state(self, row: BsService, user: BsUser | None, ostype: str,
+                  tasks: tasklog.Summary | None) -> ServiceState:
+        tasks = tasks or tasklog.Summary()
         return ServiceState(
             service_id=row.service_id, create_status=row.create_status, error=row.error,
             username=user.username if user else "",
             password=self.box.open(user.password_sealed) if user else "",
             disk_usage=row.disk_usage, recovery_points=row.recovery_points,
-            removed=row.removed_at is not None)
+            removed=row.removed_at is not None, status=tasks.status, running=tasks.running,
+            n_alerts=tasks.n_alerts, alert_history=list(tasks.history), task=tasks.task,
+            ostype=ostype, first_backup_try=row.first_backup_try, startup_ok=row.startup_ok,
+            status_min_ok=row.status_min_ok)
 
 
 def _walk_log(db: Session, service_id: int) -> list[dict]:

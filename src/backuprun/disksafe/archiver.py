@@ -22,16 +22,19 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 from backuprun.disksafe.chunker import Chunker
 from backuprun.disksafe.compress import compress
 from backuprun.disksafe.errors import DamagedData
 from backuprun.disksafe.format import BLOB_DATA, BLOB_TREE
 from backuprun.disksafe.metadata import entry_for, same_file
-from backuprun.disksafe.packer import BlobWriter
 from backuprun.disksafe.recoverypoint import RecoveryPoint
-from backuprun.disksafe.repository import Repository
 from backuprun.disksafe.tree import encode_tree, entries_of
+
+if TYPE_CHECKING:  # the agent runs the archiver without them (see ``Archiver``)
+    from backuprun.disksafe.packer import BlobWriter
+    from backuprun.disksafe.repository import Repository
 
 SMALL_FILE = 1024 * 1024
 BATCH_FILES = 128
@@ -94,11 +97,20 @@ class Stats:
 
 
 class Archiver:
-    """Walks one source tree into tree blobs; see the module docstring."""
+    """Walks one source tree into tree blobs; see the module docstring.
 
-    def __init__(self, repo: Repository, writer: BlobWriter, workers: int = 2) -> None:
+    It needs of ``repo`` only ``chunker_spec()``, ``index`` (``in`` and ``ids()``),
+    ``load_tree(id)`` and ``keys.chunk_id(data)``, and of ``writer`` only ``claim(id)`` and
+    ``add_many(items)``: an agent passes stand-ins that ask the backup server
+    (:mod:`backuprun.agent.backup`). ``exclude(path)`` is true for paths not to back up
+    (nor descend into).
+    """
+
+    def __init__(self, repo: Repository, writer: BlobWriter, workers: int = 2,
+                 exclude: Callable[[bytes], bool] | None = None) -> None:
         self.repo = repo
         self.writer = writer
+        self.exclude = exclude
         self.spec = repo.chunker_spec()
         self.stats = Stats()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="disksafe-reader")
@@ -148,7 +160,10 @@ class Archiver:
         blobs = self.repo.index.ids()
         stats = self.stats
         entries = node.entries
+        exclude = self.exclude
         for de in found:
+            if exclude is not None and exclude(prefix + de.name):
+                continue
             # Fast path: an unchanged regular file keeps its parent's entry, unread.
             prev = old.get(de.name)
             if prev is not None and prev["t"] == "f":

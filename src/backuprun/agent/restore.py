@@ -1,0 +1,165 @@
+"""The agent's side of a restore: write what the backup server streams, under the root only.
+
+Entries arrive in tree order (a directory before what it holds), each file's content right
+after its entry (:mod:`backuprun.transport.messages`). Every write goes through
+:mod:`backuprun.agent.paths`: ``..``, absolute paths and symbolic links cannot lead outside
+the root, and a file appears whole or not at all. With ``overwrite`` off an existing entry
+is kept (a warning says so). A file that cannot be written is skipped with a warning; the
+rest goes on. Directories get their times and modes last, once their content is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import stat
+import time
+from pathlib import Path
+
+from backuprun.agent import paths
+from backuprun.agent.session import Cancelled, Session
+
+log = logging.getLogger("backuprun.agent")
+PROGRESS_SECONDS = 1.0
+MAX_WARNINGS = 1000
+
+
+class _Skip(Exception):
+    """This entry is not restored; the message says why."""
+
+
+class Restorer:
+    def __init__(self, session: Session, root: Path, target: str, overwrite: bool):
+        self.session = session
+        self.root = root
+        self.target = target
+        self.overwrite = overwrite
+        self.files = 0
+        self.bytes = 0
+        self.warnings = 0
+        self.is_root = os.geteuid() == 0
+        self._dirs: list[tuple[str, dict]] = []
+        self._last_progress = time.monotonic()
+
+    def run(self) -> None:
+        while True:
+            message = self.session.next_message()
+            kind = message["t"]
+            if kind == "finish":
+                break
+            if kind != "entry":
+                continue  # stray data of a skipped file
+            path = self.target.rstrip("/") + "/" + os.fsdecode(message["path"]).lstrip("/")
+            entry = message["entry"]
+            try:
+                self._restore(path, entry)
+            except _Skip as exc:
+                self._warn(f"{path}: {exc}")
+                if entry.get("t") == "f":
+                    self._skip_data()
+            except (OSError, paths.PathEscape) as exc:
+                self._warn(f"{path}: {getattr(exc, 'strerror', None) or exc}")
+                if entry.get("t") == "f":
+                    self._skip_data()
+            self._report()
+        for path, entry in reversed(self._dirs):
+            with contextlib.suppress(OSError, paths.PathEscape):
+                with paths.parent_of(self.root, path) as (fd, name):
+                    self._set_meta(name, entry, dir_fd=fd)
+        self.session.send("done", files=self.files, bytes=self.bytes, warnings=self.warnings)
+
+    def _restore(self, path: str, entry: dict) -> None:
+        kind = entry.get("t")
+        if kind == "d":
+            if paths.split(path):
+                with paths.parent_of(self.root, path, create=True) as (fd, name):
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(name, 0o700, dir_fd=fd)
+                    if not stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                        raise _Skip("exists and is not a folder")
+                self._dirs.append((path, entry))
+        elif kind == "f":
+            self._file(path, entry)
+        elif kind == "l":
+            with paths.parent_of(self.root, path, create=True) as (fd, name):
+                if self.overwrite:
+                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                        os.unlink(name, dir_fd=fd)
+                try:
+                    os.symlink(entry["lt"], name, dir_fd=fd)
+                except FileExistsError:
+                    raise _Skip("exists; not overwritten") from None
+                self._set_meta(name, entry, dir_fd=fd)
+        else:
+            raise _Skip("special files (devices, pipes, sockets) are not restored")
+
+    def _file(self, path: str, entry: dict) -> None:
+        with paths.open_write(self.root, path, mode=0o600,
+                              exclusive=not self.overwrite) as out:
+            while True:
+                message = self.session.next_message()
+                if message["t"] == "eof":
+                    break
+                if message["t"] != "data":
+                    raise _Skip(f"the stream broke off ({message['t']})")
+                data = message["data"]
+                out.write(data)
+                self.bytes += len(data)
+            self._set_meta(None, entry, fd=out.fileno())
+            try:
+                out.commit()
+            except FileExistsError:
+                raise _Skip("exists; not overwritten") from None
+        self.files += 1
+
+    def _set_meta(self, name: str | None, entry: dict, fd: int | None = None,
+                  dir_fd: int | None = None) -> None:
+        """Owner (as root), mode and times, on ``fd`` or on ``name`` in ``dir_fd``."""
+        target = fd if fd is not None else name
+        kw = {} if fd is not None else {"dir_fd": dir_fd, "follow_symlinks": False}
+        if self.is_root and "u" in entry:
+            with contextlib.suppress(OSError):
+                os.chown(target, entry["u"], entry["g"], **kw)
+        if entry.get("t") != "l" and "m" in entry:
+            with contextlib.suppress(NotImplementedError):
+                os.chmod(target, entry["m"], **kw)
+        if "mt" in entry:
+            try:
+                os.utime(target, ns=(entry.get("at", entry["mt"]), entry["mt"]), **kw)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP):
+                    raise
+
+    def _skip_data(self) -> None:
+        while self.session.next_message()["t"] != "eof":
+            pass
+
+    def _warn(self, text: str) -> None:
+        self.warnings += 1
+        if self.warnings <= MAX_WARNINGS:
+            self.session.send("log", level="WARNING", key="Warnings.Agent.file-not-restored",
+                              params=[text], text=text)
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        if now - self._last_progress >= PROGRESS_SECONDS:
+            self._last_progress = now
+            self.session.send("progress", files=self.files, bytes=self.bytes)
+
+
+def run(session: Session, root: Path, begin: dict) -> None:
+    """Restore what the backup server streams after ``begin`` (see the module docstring)."""
+    target = str(begin.get("target") or "/")
+    try:
+        paths.split(target)  # refuses ".." before anything is written
+        Restorer(session, root, target, bool(begin.get("overwrite"))).run()
+    except Cancelled:
+        log.info("restore cancelled")
+    except Exception as exc:  # noqa: BLE001 - told to the backup server, which logs it
+        log.exception("restore failed")
+        with contextlib.suppress(Cancelled):
+            session.send("failed", key="Errors.Agent.restore-failed", params=[str(exc)],
+                         text=f"the restore failed on the agent: {exc}")
+

@@ -1,0 +1,215 @@
+"""A backup task on the backup server: receive, check, seal, write, commit, apply retention.
+
+The agent walks, reads, chunks, hashes and compresses (:mod:`backuprun.agent.backup`); this
+side spends its CPU only on what a server must not delegate: every blob is decompressed and
+its keyed id recomputed before it is stored (a blob that does not match its id stops the
+backup, nothing of it written), then sealed and packed by the disk safe's writer. The order
+of writes is the disk safe's own: packs, index, and only after ``done`` and a successful
+flush the recovery point, under the safe's exclusive lock. A task that dies anywhere before
+leaves no recovery point; the packs it stored are reused by the next backup.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import msgpack
+
+from backuprun.backupserver import agentlink
+from backuprun.backupserver.models import BsService
+from backuprun.backupserver.taskrun import TaskContext, TaskStopped
+from backuprun.backupserver.tasklog import CANCELLED, FINISHED
+from backuprun.disksafe.compress import decompress
+from backuprun.disksafe.errors import DiskSafeError, SafeLocked
+from backuprun.disksafe.forget import Policy, forget
+from backuprun.disksafe.format import BLOB_TREE
+from backuprun.disksafe.prune import prune
+from backuprun.disksafe.recoverypoint import RecoveryPoint
+from backuprun.disksafe.repository import Repository
+from backuprun.transport import messages
+
+SILENCE = 300.0  # seconds an agent may send nothing before it is taken for lost
+CHECK_EVERY = 5.0  # seconds between looks at whether the task was cancelled
+
+
+class BlobMismatch(Exception):
+    def __init__(self, blob_id: bytes):
+        super().__init__(blob_id.hex())
+        self.blob_id = blob_id
+
+
+class Cancelled(Exception):
+    pass
+
+
+def run(context: TaskContext) -> None:
+    repo = context.open_safe()
+    channel, hello = context.connect(messages.BACKUP_PATH)
+    try:
+        point = _receive(context, repo, channel, hello)
+    except Cancelled as exc:
+        _tell_cancel(channel)
+        context.log.add("Messages.Main.task-cancelled", [str(exc)])
+        context.log.finish(CANCELLED)
+        return
+    except SafeLocked as exc:
+        _tell_cancel(channel)
+        context.log.add("Errors.Main.disk-safe-unavailable", [str(exc)])
+        raise TaskStopped() from None
+    except agentlink.AgentLinkError as exc:
+        context.log.add("Errors.Main.connection-to-agent-lost", [str(exc).split(": ", 1)[-1]])
+        raise TaskStopped() from None
+    except BlobMismatch as exc:
+        _tell_cancel(channel)
+        context.log.add("Errors.Main.blob-mismatch", [exc.blob_id.hex()])
+        raise TaskStopped() from None
+    finally:
+        channel.close()
+    if point is None:  # the agent failed; its message is logged
+        raise TaskStopped()
+    stats = point.stats
+    context.log.add("Messages.Main.recovery-point-created",
+                    [point.id, stats["files"], stats["bytes_total"], stats["bytes_added"]])
+    _apply_retention(context, repo)
+    _record_usage(context, repo)
+    context.log.finish(FINISHED, recovery_point=point.id, files=stats["files"],
+                       bytes=stats["bytes_total"], bytes_read=stats["bytes_read"],
+                       bytes_added=stats["bytes_added"])
+
+
+def _receive(context: TaskContext, repo: Repository, channel: agentlink.Channel,
+             hello: dict) -> RecoveryPoint | None:
+    """Run the backup's conversation under the safe's lock; the committed point, or None
+    when the agent said ``failed``."""
+    start = time.time()
+    excludes = [line for line in context.policy.excludes.splitlines() if line.strip()]
+    with repo.lock(True, "backup") as lock:
+        repo.refresh_index()
+        points = repo.points()
+        parent = points[-1] if points else None
+        context.log.add("Messages.Main.backup-started",
+                        [hello.get("root") or "/", parent.id if parent else "none"])
+        ids = b"".join(repo.index.ids())
+        step = messages.KNOWN_PER_FRAME * messages.ID_SIZE
+        for i in range(0, len(ids), step):
+            channel.send("known", ids=ids[i:i + step])
+        channel.send("begin", spec=repo.chunker_spec().to_dict(),
+                     parent=parent.tree if parent else None, excludes=excludes)
+        writer = repo.writer()
+        try:
+            done = _conversation(context, repo, writer, channel)
+            if done is None:
+                writer.abort()
+                return None
+            writer.flush()
+        except BaseException:
+            writer.abort()
+            raise
+        tree = done.get("tree")
+        if not isinstance(tree, bytes) or tree not in repo.index:
+            raise agentlink.AgentLinkError(channel.host, channel.port,
+                                           "the agent's root tree never arrived")
+        lock.check()
+        agent_stats = done.get("stats") or {}
+        stats = {key: int(agent_stats.get(key, 0)) for key in
+                 ("files", "dirs", "others", "bytes_total", "bytes_read", "files_read",
+                  "errors")}
+        stats.update(bytes_added=writer.bytes_added, blobs_added=writer.blobs_added,
+                     duration=time.time() - start)
+        point = RecoveryPoint(RecoveryPoint.new_id(), time.time(), start,
+                              str(hello.get("hostname") or context.agent.host),
+                              os.fsencode(str(hello.get("root") or "/")), tree,
+                              parent.id if parent else None, stats, done.get("root"))
+        repo.save_point(point)
+    return point
+
+
+def _conversation(context: TaskContext, repo: Repository, writer, channel) -> dict | None:
+    """Answer the agent until ``done`` (returned) or ``failed`` (None)."""
+    chunk_id = repo.keys.chunk_id
+    next_check = time.monotonic() + CHECK_EVERY
+    while True:
+        message = channel.receive(timeout=SILENCE)
+        kind = message["t"]
+        if kind == "blobs":
+            for blob_type, blob_id, flags, payload, raw_len in message["items"]:
+                _check(chunk_id, blob_type, blob_id, flags, payload, raw_len)
+                if writer.claim(blob_id):
+                    writer.add_compressed(blob_type, blob_id, flags, payload, raw_len)
+        elif kind == "need":
+            tree_id = message.get("id")
+            try:
+                data = repo.load_blob(tree_id) if tree_id in repo.index else None
+            except DiskSafeError:
+                data = None
+            channel.send("tree", id=tree_id, data=data)
+        elif kind == "progress":
+            context.log.progress(files=int(message.get("files", 0)),
+                                 bytes=int(message.get("bytes", 0)),
+                                 bytes_read=int(message.get("bytes_read", 0)))
+        elif kind == "log":
+            context.agent_said(message)
+        elif kind == "done":
+            return message
+        elif kind == "failed":
+            context.agent_said(message, level="SEVERE")
+            return None
+        else:
+            raise agentlink.AgentLinkError(channel.host, channel.port,
+                                           f"sent an unexpected {kind!r} message")
+        if time.monotonic() >= next_check:
+            next_check = time.monotonic() + CHECK_EVERY
+            reason = context.cancelled()
+            if reason:
+                raise Cancelled(reason)
+
+
+def _check(chunk_id, blob_type: int, blob_id: bytes, flags: int, payload: bytes,
+           raw_len: int) -> None:
+    """Raise :class:`BlobMismatch` unless ``payload`` decompresses to data named ``blob_id``
+    (and a tree blob parses)."""
+    try:
+        data = decompress(flags, payload, raw_len)
+    except Exception:  # noqa: BLE001 - whatever the codec says, it is not that blob
+        raise BlobMismatch(blob_id) from None
+    if len(data) != raw_len or chunk_id(data) != blob_id:
+        raise BlobMismatch(blob_id)
+    if blob_type == BLOB_TREE:
+        try:
+            msgpack.unpackb(data, raw=False, strict_map_key=False)["e"]
+        except Exception:  # noqa: BLE001
+            raise BlobMismatch(blob_id) from None
+
+
+def _tell_cancel(channel) -> None:
+    try:
+        channel.send("cancel")
+    except agentlink.AgentLinkError:
+        pass
+
+
+def _apply_retention(context: TaskContext, repo: Repository) -> None:
+    """Keep the policy's newest ``keep_last`` points; reclaim the space of the others. A
+    safe another task holds (a restore) postpones it to the next backup."""
+    keep = context.policy.keep_last
+    if keep <= 0:
+        return
+    try:
+        decisions = forget(repo, policy=Policy(last=keep))
+        removed = sum(1 for d in decisions if not d.keep)
+        reclaimed = prune(repo).bytes_freed if removed else 0
+    except SafeLocked as exc:
+        context.log.add("Warnings.Main.retention-postponed", [str(exc)])
+        return
+    context.log.add("Messages.Main.retention-applied",
+                    [removed, len(decisions) - removed, reclaimed])
+
+
+def _record_usage(context: TaskContext, repo: Repository) -> None:
+    repo.load_index()
+    usage = sum(pack.size for pack in repo.index.packs())
+    with context.server.session() as db, db.begin():
+        row = db.get(BsService, context.service.service_id)
+        row.disk_usage = usage
+        row.recovery_points = len(repo.point_names())

@@ -1,0 +1,148 @@
+"""A restore task on the backup server: read the recovery point, stream it to the agent.
+
+The backup server holds the key, so it reads and opens the blobs; the agent only writes
+(:mod:`backuprun.agent.restore`). The safe is held with a shared lock for the whole task, so
+retention never removes what the restore still reads. Entries go in tree order, each file's
+content in pieces right after its entry; what the agent reports (warnings, progress) is read
+between files so neither side waits on the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from backuprun.backupserver import agentlink
+from backuprun.backupserver.taskrun import TaskContext, TaskStopped
+from backuprun.backupserver.tasklog import CANCELLED, FINISHED
+from backuprun.disksafe import tree
+from backuprun.disksafe.errors import DiskSafeError, PointNotFound, SafeLocked
+from backuprun.disksafe.repository import Repository
+from backuprun.transport import messages
+
+SILENCE = 300.0  # seconds an agent may send nothing before it is taken for lost
+
+
+class Cancelled(Exception):
+    pass
+
+
+def run(context: TaskContext) -> None:
+    args = json.loads(context.task.args or "{}")
+    repo = context.open_safe()
+    try:
+        with repo.lock(False, "restore"):
+            try:
+                point = repo.find_point(args["point"])
+            except PointNotFound as exc:
+                context.log.add("Errors.Main.task-failed", [str(exc)])
+                raise TaskStopped() from None
+            selected = resolve(repo, point.tree, args["paths"])
+            channel, _hello = context.connect(messages.RESTORE_PATH)
+            target = args.get("target") or "/"
+            context.log.add("Messages.Main.restore-started",
+                            [", ".join(args["paths"]), point.id, target])
+            try:
+                done = _stream(context, repo, channel, selected, target,
+                               bool(args.get("overwrite")))
+            finally:
+                channel.close()
+    except SafeLocked as exc:
+        context.log.add("Errors.Main.disk-safe-unavailable", [str(exc)])
+        raise TaskStopped() from None
+    except Cancelled as exc:
+        context.log.add("Messages.Main.task-cancelled", [str(exc)])
+        context.log.finish(CANCELLED)
+        return
+    except agentlink.AgentLinkError as exc:
+        context.log.add("Errors.Main.connection-to-agent-lost", [str(exc).split(": ", 1)[-1]])
+        raise TaskStopped() from None
+    if done is None:
+        raise TaskStopped()
+    files, size = int(done.get("files", 0)), int(done.get("bytes", 0))
+    context.log.add("Messages.Main.restore-finished", [files, size])
+    context.log.finish(FINISHED, recovery_point=point.id, files=files, bytes=size)
+
+
+def resolve(repo: Repository, root_tree: bytes, paths: list[str]) -> list[tuple[str, dict]]:
+    """The entries of ``paths`` (``/``-led, relative to the point's root; ``/`` is all of
+    it); ``TaskStopped`` naming a path the point does not hold."""
+    found = []
+    for path in paths:
+        parts = [p for p in path.split("/") if p and p != "."]
+        if ".." in parts:
+            raise ValueError(f"{path!r}: '..' is not allowed")
+        entry = tree.find(repo, root_tree, os.fsencode("/".join(parts)))
+        if entry is None:
+            raise DiskSafeError(f"{path} is not in this recovery point")
+        found.append(("/" + "/".join(parts), entry))
+    return found
+
+
+def _stream(context: TaskContext, repo: Repository, channel: agentlink.Channel,
+            selected: list[tuple[str, dict]], target: str, overwrite: bool) -> dict | None:
+    """Send the entries and their content; the agent's ``done``, or None if it failed."""
+    channel.send("begin", target=target, overwrite=overwrite)
+    for path, entry in selected:
+        for name, item in _entries(repo, path, entry):
+            _send_entry(repo, channel, name, item)
+            while (message := channel.poll()) is not None:
+                if not _handle(context, message):
+                    raise agentlink.AgentLinkError(channel.host, channel.port,
+                                                   f"sent {message['t']!r} before the end")
+    channel.send("finish")
+    while True:
+        message = channel.receive(timeout=SILENCE)
+        if _handle(context, message):
+            continue
+        if message["t"] == "done":
+            return message
+        if message["t"] == "failed":
+            context.agent_said(message, level="SEVERE")
+            return None
+        raise agentlink.AgentLinkError(channel.host, channel.port,
+                                       f"sent an unexpected {message['t']!r} message")
+
+
+def _entries(repo: Repository, path: str, entry: dict):
+    """``(path as bytes, entry)`` of ``path`` and, for a folder, of everything below it,
+    parents first (the point's root itself is not an entry)."""
+    if path != "/":
+        yield os.fsencode(path), entry
+    if entry["t"] == "d" and entry.get("st"):
+        for sub, item in tree.walk(repo, entry["st"], os.fsencode(path.strip("/"))):
+            yield b"/" + sub, item
+
+
+def _send_entry(repo: Repository, channel: agentlink.Channel, path: bytes, entry: dict) -> None:
+    shown = {k: v for k, v in entry.items() if k not in ("c", "st")}
+    channel.send("entry", path=path, entry=shown)
+    if entry["t"] != "f":
+        return
+    piece, size = [], 0
+    for chunk_id in entry.get("c") or ():
+        data = repo.load_blob(chunk_id)
+        piece.append(data)
+        size += len(data)
+        if size >= messages.FRAME_PAYLOAD:
+            channel.send("data", data=b"".join(piece))
+            piece, size = [], 0
+    if piece:
+        channel.send("data", data=b"".join(piece))
+    channel.send("eof")
+
+
+def _handle(context: TaskContext, message: dict) -> bool:
+    """Log or count an agent's ``log`` or ``progress``; False for anything else."""
+    kind = message["t"]
+    if kind == "log":
+        context.agent_said(message)
+        return True
+    if kind == "progress":
+        context.log.progress(files=int(message.get("files", 0)),
+                             bytes=int(message.get("bytes", 0)))
+        reason = context.cancelled()
+        if reason:
+            raise Cancelled(reason)
+        return True
+    return False

@@ -1,0 +1,80 @@
+"""Policy schedules: when each service's next backup is due, and starting the due ones.
+
+A schedule is ``manual`` (only ``runPolicy``), ``hourly``, ``daily``, ``weekly`` or
+``every N`` with a unit, ``s``, ``m``, ``h`` or ``d`` (``every 30m``). The first scheduled
+backup comes one interval after the policy is first seen by the scheduler; each run sets
+the next one interval later. Several hosts may look at once: a policy's next run is moved
+with a compare-and-set, so exactly one of them queues the backup (and a backup already
+under way is never doubled, see ``BackupServer.run_policy``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from backuprun.backupserver.client import BackupServerError
+from backuprun.backupserver.models import BsPolicy, BsService
+from backuprun.backupserver.walk import READY
+from backuprun.sqlutil import utcnow
+
+if TYPE_CHECKING:
+    from backuprun.backupserver.server import BackupServer
+
+log = logging.getLogger(__name__)
+NAMED = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400}
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_EVERY = re.compile(r"every\s+(\d+)\s*([smhd])")
+MIN_SECONDS = 1
+
+
+def interval_of(schedule: str) -> int | None:
+    """Seconds between scheduled backups; None for ``manual``. ``ValueError`` if unknown."""
+    text = schedule.strip().lower()
+    if text == "manual":
+        return None
+    if text in NAMED:
+        return NAMED[text]
+    match = _EVERY.fullmatch(text)
+    if match is None or int(match.group(1)) * UNITS[match.group(2)] < MIN_SECONDS:
+        raise ValueError(f"schedule {schedule!r}: give manual, hourly, daily, weekly or "
+                         "'every N' with s, m, h or d (every 30m)")
+    return int(match.group(1)) * UNITS[match.group(2)]
+
+
+def run_due(server: "BackupServer") -> int:
+    """Queue the backups whose time has come; how many were queued."""
+    now = utcnow()
+    with server.session() as db:
+        rows = db.execute(select(BsPolicy.service_id, BsPolicy.schedule, BsPolicy.next_run_at)
+                          .join(BsService, BsService.service_id == BsPolicy.service_id)
+                          .where(BsService.location_id == server.location_id,
+                                 BsService.create_status == READY,
+                                 BsPolicy.enabled.is_(True))).all()
+    queued = 0
+    for service_id, schedule, next_run_at in rows:
+        try:
+            interval = interval_of(schedule)
+        except ValueError as exc:
+            log.warning("service %s: %s", service_id, exc)
+            continue
+        if interval is None or (next_run_at is not None and next_run_at > now):
+            continue
+        with server.session() as db, db.begin():
+            moved = db.execute(update(BsPolicy).where(
+                BsPolicy.service_id == service_id,
+                BsPolicy.next_run_at.is_(None) if next_run_at is None
+                else BsPolicy.next_run_at == next_run_at)
+                .values(next_run_at=now + timedelta(seconds=interval))).rowcount
+        if not moved or next_run_at is None:
+            continue  # another host took it; or first seen: the clock starts now
+        try:
+            server.run_policy(service_id, scheduled=True)
+            queued += 1
+        except BackupServerError as exc:
+            log.warning("service %s: scheduled backup not queued: %s", service_id, exc)
+    return queued
