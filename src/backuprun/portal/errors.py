@@ -54,6 +54,8 @@ class ErrorCode(str, Enum):
     HAS_RECOVERY_POINTS = "has_recovery_points"
     SUBUSER_NOT_FOUND = "subuser_not_found"
     BACKUP_SERVER_UNAVAILABLE = "backup_server_unavailable"
+    SERVICE_NOT_READY = "service_not_ready"
+    TASK_NOT_FOUND = "task_not_found"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -106,6 +108,10 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.SUBUSER_NOT_FOUND: "This account has no subuser with that subuser_id.",
     ErrorCode.BACKUP_SERVER_UNAVAILABLE:
         "The location's backup server cannot be reached; please retry later.",
+    ErrorCode.SERVICE_NOT_READY:
+        "The service is still being set up on its backup server (create_status is not 10); "
+        "try again when it is ready.",
+    ErrorCode.TASK_NOT_FOUND: "There is no task with that id among this account's services.",
 }
 
 HTTP_STATUS: dict[ErrorCode, int] = {

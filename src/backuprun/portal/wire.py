@@ -10,6 +10,7 @@ Rules:
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -36,6 +37,15 @@ def wire_value(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
+
+
+def wire_time(iso: str, offset_minutes: int = 0) -> str:
+    """An ISO time (UTC) as the document writes times, ``YYYY-MM-DD HH:MM:SS``, shifted by
+    a browser's ``timezoneOffset`` (120: two hours behind UTC); empty stays empty."""
+    if not iso:
+        return ""
+    at = datetime.fromisoformat(iso) - timedelta(minutes=offset_minutes)
+    return at.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def document(status: str, children: Iterable[Element] = ()) -> bytes:

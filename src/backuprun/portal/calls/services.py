@@ -3,8 +3,9 @@
 Answers follow the document's examples attribute for attribute and in their order
 (:data:`ADD_ATTRIBUTES` for ``addService``/``activateAgent``, :data:`STATUS_ATTRIBUTES`
 for ``getStatus``); ``getStatus`` adds one attribute of ours after them, ``create_error``
-(why provisioning is stuck, empty while it is not). Values no feature sets yet are 0 or
-empty, never invented.
+(why provisioning is stuck, empty while it is not). Values come from what the backup server
+saw (its tasks: ``status``, ``running``, ``n_alerts``, ``alert_history``, ``ostype``...);
+those no feature sets yet (cPanel, MySQL, MSSQL, Exchange) are 0 or empty, never invented.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from backuprun.portal.errors import ErrorCode, PortalError
 from backuprun.portal.services.access import is_readonly_for
 from backuprun.portal.services.manager import ServiceView
 from backuprun.portal.services.rules import wire_service_id
-from backuprun.portal.wire import element
+from backuprun.portal.wire import element, wire_time
 
 ADD_ATTRIBUTES = (
     "id", "service_id", "readonly", "name", "host", "port", "type", "status",
@@ -36,7 +37,19 @@ STATUS_ATTRIBUTES = (
 SERVICE_ACTIONS = ("terminate", "set_subuser")
 
 
-def agent_values(view: ServiceView, caller: Caller) -> dict[str, object]:
+def alert_history(view: ServiceView, offset_minutes: int = 0) -> str:
+    """``alert_history``: the service's recent tasks as a JSON array, newest first, with the
+    ``taskExecutionContextId`` that ``getTaskDetailById`` takes (docs/api.md)."""
+    history = []
+    for task in view.state.alert_history:
+        item = dict(task)
+        for name in ("created", "started", "finished"):
+            item[name] = wire_time(item.get(name, ""), offset_minutes)
+        history.append(item)
+    return json.dumps(history, separators=(",", ":"))
+
+
+def agent_values(view: ServiceView, caller: Caller, offset_minutes: int = 0) -> dict[str, object]:
     """Every attribute an ``<agent>`` element may carry, computed for ``caller``."""
     service, state, where = view.service, view.state, view.location
     owner = not caller.account.is_subuser
@@ -44,16 +57,18 @@ def agent_values(view: ServiceView, caller: Caller) -> dict[str, object]:
         "id": service.id, "service_id": wire_service_id(service.kind, service.id),
         "readonly": is_readonly_for(caller, service), "name": service.name,
         "host": service.host, "port": service.port, "type": service.kind,
-        "status": 0, "disk_usage": state.disk_usage,
+        "status": state.status, "disk_usage": state.disk_usage,
         "cpanel_instance_id": "", "cpanel_startup": 0, "mysql_instances": 0,
-        "mysql_startup": 0, "mssql_startup": 0, "exchange_startup": 0, "ostype": "",
-        "running": 0, "alert_history": json.dumps([]), "n_alerts": 0,
-        "create_status": state.create_status, "status_min_ok": 0, "startup_ok": 0,
+        "mysql_startup": 0, "mssql_startup": 0, "exchange_startup": 0, "ostype": state.ostype,
+        "running": state.running, "alert_history": alert_history(view, offset_minutes),
+        "n_alerts": state.n_alerts, "create_status": state.create_status,
+        "status_min_ok": state.status_min_ok, "startup_ok": state.startup_ok,
         "activation_hint": service.activation_hint, "serverurl": where.serverurl,
         "serverhostname": where.hostname, "serverip": where.ip,
         "username": state.username if owner else "",
         "password": state.password if owner else "",
-        "location": where.name, "location_id": where.id, "first_backup_try": 0,
+        "location": where.name, "location_id": where.id,
+        "first_backup_try": state.first_backup_try,
         "service_configured": service.service_configured,
         "restricted": service.restricted, "maintenance": service.maintenance,
         "create_error": state.error if owner else "",
@@ -61,14 +76,14 @@ def agent_values(view: ServiceView, caller: Caller) -> dict[str, object]:
 
 
 def agent_element(view: ServiceView, caller: Caller, attributes: tuple[str, ...],
-                  server_ip: bool) -> object:
-    values = agent_values(view, caller)
+                  server_ip: bool, offset_minutes: int = 0, children: tuple = ()) -> object:
+    values = agent_values(view, caller, offset_minutes)
     where = view.location
     server = {"ip": where.ip} if server_ip else {}
     server.update(http_port=where.http_port, https_port=where.https_port,
                   hostname=where.hostname)
     return element("agent", {name: values[name] for name in attributes},
-                   [element("server", server)])
+                   [element("server", server), *children])
 
 
 @login_required

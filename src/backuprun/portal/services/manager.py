@@ -36,7 +36,9 @@ UNASSIGN, MAIN_ACCOUNT = 0, -1
 TERMINATED = -4
 _SERVER_ERRORS = {"has_recovery_points": ErrorCode.HAS_RECOVERY_POINTS,
                   "terminated": ErrorCode.SERVICE_TERMINATED,
-                  "removed": ErrorCode.SERVICE_TERMINATED}
+                  "removed": ErrorCode.SERVICE_TERMINATED,
+                  "not_ready": ErrorCode.SERVICE_NOT_READY,
+                  "unknown_task": ErrorCode.TASK_NOT_FOUND}
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,38 @@ class ServiceManager:
                     raise PortalError(ErrorCode.SUBUSER_NOT_FOUND, "subuser_id")
                 service.subuser_id = subuser_id
             service.updated_at = utcnow()
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def run_policy(self, caller: Caller, wire_id: str | None) -> dict:
+        """``runPolicy``: queue a backup now (one under way already is answered instead)."""
+        service = await self._by_wire_id(caller, wire_id, Need.RUN)
+        return await self._ask(self.servers[service.location_id].run_policy(service.id))
+
+    async def backup_status(self, caller: Caller, wire_id: str | None) -> ServiceView:
+        service = await self._by_wire_id(caller, wire_id, Need.SEE)
+        return (await self.views([service]))[0]
+
+    async def task_detail(self, caller: Caller, task_id: str) -> dict:
+        """A task of one of the caller's services: asked of the backup servers of the
+        locations the caller has services in; anything else is ``task_not_found``."""
+        async with self.db() as db:
+            services = {s.id: s for s in await db.scalars(visible(caller))}
+        for location_id in sorted({s.location_id for s in services.values()}):
+            try:
+                found = await self.servers[location_id].task_detail(task_id)
+            except BackupServerError as exc:
+                if exc.code == "unknown_task":
+                    continue
+                raise
+            if found["service_id"] in services:
+                return found
+        raise PortalError(ErrorCode.TASK_NOT_FOUND, "taskExecutionContextId")
+
+    async def _by_wire_id(self, caller: Caller, wire_id: str | None, need: Need) -> Service:
+        kind, number = rules.service_number("service_id", wire_id)
+        async with self.db() as db, db.begin():
+            return await service_for(db, caller, number, "service_id", need, kind)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -1,0 +1,91 @@
+"""``apiCALL`` handlers for backups: ``runPolicy``, ``getBackupStatus``, ``getTaskDetailById``
+(sections 3.6, 3.8, 3.9 of the API document).
+
+- ``runPolicy`` answers ``ok`` as the document shows, and adds a ``<task>`` of ours: the
+  queued task's ``taskexecutioncontextid`` and ``taskstate``.
+- ``getBackupStatus`` answers the ``<agent>`` of ``getStatus`` (the document's attributes)
+  with its ``<server>`` and ``<task first_backup_try service_configured taskstate>``; the
+  task element adds ours after them: ``taskexecutioncontextid``, ``type``, ``files``,
+  ``bytes``, ``bytes_read``. No task yet: ``taskstate`` is empty.
+- ``getTaskDetailById`` answers ``<task>`` with one ``<message>`` per log line, in order.
+- Times are the document's ``YYYY-MM-DD HH:MM:SS``, shifted by ``timezoneOffset`` (minutes,
+  as a browser reports it) where the call takes one, UTC otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+
+from backuprun.portal.calls.base import Answer, Call, Fields, Handler, login_required
+from backuprun.portal.calls.services import STATUS_ATTRIBUTES, agent_element
+from backuprun.portal.errors import ErrorCode, PortalError
+from backuprun.portal.wire import element, wire_time
+
+BACKUP_STATUS_ATTRIBUTES = STATUS_ATTRIBUTES[:STATUS_ATTRIBUTES.index("create_error")]
+MAX_OFFSET = 24 * 60
+
+
+def timezone_offset(fields: Fields) -> int:
+    value = (fields.get("timezoneOffset") or "0").strip()
+    try:
+        minutes = int(value)
+    except ValueError:
+        raise PortalError(ErrorCode.INVALID_FIELD, "timezoneOffset",
+                          "timezoneOffset is a number of minutes, as a browser reports it "
+                          "(-840 to 720).") from None
+    if abs(minutes) > MAX_OFFSET:
+        raise PortalError(ErrorCode.INVALID_FIELD, "timezoneOffset")
+    return minutes
+
+
+def task_element(task: dict | None, first_backup_try: bool, service_configured: bool) -> object:
+    task = task or {}
+    return element("task", {
+        "first_backup_try": first_backup_try, "service_configured": service_configured,
+        "taskstate": task.get("state", ""),
+        "taskexecutioncontextid": task.get("taskExecutionContextId", ""),
+        "type": task.get("type", ""), "files": task.get("files", 0),
+        "bytes": task.get("bytes", 0), "bytes_read": task.get("bytes_read", 0)})
+
+
+@login_required
+async def run_policy(call: Call) -> Answer:
+    task = await call.services.services.run_policy(call.logged_in, call.fields.get("service_id"))
+    return Answer([element("task", {"taskexecutioncontextid": task["taskExecutionContextId"],
+                                    "taskstate": task["state"]})])
+
+
+@login_required
+async def get_backup_status(call: Call) -> Answer:
+    offset = timezone_offset(call.fields)
+    view = await call.services.services.backup_status(call.logged_in,
+                                                      call.fields.get("service_id"))
+    state = view.state
+    task = task_element(state.task, state.first_backup_try, view.service.service_configured)
+    return Answer([agent_element(view, call.logged_in, BACKUP_STATUS_ATTRIBUTES,
+                                 server_ip=True, offset_minutes=offset, children=(task,))])
+
+
+@login_required
+async def get_task_detail_by_id(call: Call) -> Answer:
+    offset = timezone_offset(call.fields)
+    task_id = call.fields.required("taskExecutionContextId").strip()
+    if len(task_id) > 64:
+        raise PortalError(ErrorCode.TASK_NOT_FOUND, "taskExecutionContextId")
+    found = await call.services.services.task_detail(call.logged_in, task_id)
+    lines = []
+    for m in found["messages"]:
+        params = [str(p) for p in m["params"]]
+        lines.append(element("message", {
+            "messagesource": m["source"], "messagekey": m["key"],
+            "messagekeyparameters": json.dumps(params), "messagelevel": m["level"],
+            "messagestring": m["text"], "messagetime": wire_time(m["at"], offset)},
+            [element("messagekeyparameter", {"value": p}) for p in params]))
+    return Answer([element("task", children=lines)])
+
+
+CALLS: dict[str, Handler] = {
+    "runPolicy": run_policy,
+    "getBackupStatus": get_backup_status,
+    "getTaskDetailById": get_task_detail_by_id,
+}
