@@ -12,6 +12,7 @@ Layers (imports flow downward only; storage never sees a key or plaintext)::
     restorer       recovery point -> file tree (hard links, sparse files, two threads)
     restoremeta    tree entries -> owner, mode, times, xattrs (restore side); warnings
     listing        ls lines, streamed
+    export         chosen paths -> a tar or zip archive, streamed (downloadFiles)
     tree           tree blobs: one per directory, entries with metadata and chunk ids
     recoverypoint  the recovery point record
     chunker        reading + FastCDC + keyed BLAKE3 ids, apart from storing (pull model)

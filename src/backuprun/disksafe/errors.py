@@ -37,3 +37,8 @@ class PointNotFound(DiskSafeError):
 
 class PathNotFound(DiskSafeError):
     """A path asked for is not in the recovery point."""
+
+
+class InvalidPath(DiskSafeError):
+    """A path asked for cannot name anything in a recovery point (a ``..`` component, a
+    NUL byte), or no path was given."""
