@@ -53,3 +53,52 @@ def test_backup_through_the_agent_and_status(system, tmp_path):
     task2 = service.wait_task(second)
     assert task2["state"] == "FINISHED", service.messages(second)
     assert task2["bytes_added"] < 1024 * 1024
+
+
+def test_restore_through_the_agent_and_download(system, tmp_path):
+    client = system.client("multipart")
+    service = system.add_service(client, encrypt=True)
+    root = tmp_path / "root"
+    make_tree(root)
+    system.start_agent(service, root)
+    task = service.wait_task(service.run_backup())
+    assert task["state"] == "FINISHED", service.messages(task["taskExecutionContextId"])
+
+    points = client.call("getRecoveryPoints", service_id=service.wire_id).ok()
+    (point,) = points.root.findall("recoverypoint")
+    assert point.get("taskexecutioncontextid") == task["taskExecutionContextId"]
+    listing = client.call("browseRecoveryPoint", service_id=service.wire_id,
+                          recoverypoint_id=point.get("id"), path="/").ok()
+    names = {e.get("name"): e.attrib for e in listing.root.findall("entry")}
+    assert set(names) == {"etc", "home"}, names  # /tmp and /proc are left out
+    assert names["etc"]["type"] == "dir"
+
+    answer = client.call("restoreFiles", service_id=service.wire_id,
+                         recoverypoint_id=point.get("id"), target="/restored",
+                         overwrite=0, **{"path[0]": "/home", "path[1]": "/etc/hosts"}).ok()
+    restore_id = answer.root.find("task").get("taskexecutioncontextid")
+    done = service.wait_task(restore_id)
+    assert done["state"] == "FINISHED", service.messages(restore_id)
+    assert (root / "restored/home/u/big.bin").read_bytes() == \
+        (root / "home/u/big.bin").read_bytes()
+    assert (root / "restored/etc/hosts").read_bytes() == (root / "etc/hosts").read_bytes()
+    assert os.readlink(root / "restored/home/u/link") == "big.bin"
+    src, out = os.stat(root / "home/u/big.bin"), os.stat(root / "restored/home/u/big.bin")
+    assert (src.st_mode, src.st_mtime_ns) == (out.st_mode, out.st_mtime_ns)
+
+    # downloaded as tar: the same bytes and times
+    response = client.http.post(client.url, data={
+        "apiCALL": "downloadFiles", "service_id": service.wire_id,
+        "recoverypoint_id": point.get("id"), "path[]": "/home/u", "format": "tar"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-tar"
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as archive:
+        member = archive.getmember("home/u/big.bin")
+        assert archive.extractfile(member).read() == (root / "home/u/big.bin").read_bytes()
+        assert int(member.mtime) == int(src.st_mtime)
+    bad = client.call("downloadFiles", service_id=service.wire_id,
+                      recoverypoint_id=point.get("id"), **{"path[]": "/nope"})
+    bad.fails("path_not_found")

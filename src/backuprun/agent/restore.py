@@ -20,6 +20,7 @@ from pathlib import Path
 
 from backuprun.agent import paths
 from backuprun.agent.session import Cancelled, Session
+from backuprun.transport.messages import ProtocolError
 
 log = logging.getLogger("backuprun.agent")
 PROGRESS_SECONDS = 1.0
@@ -41,6 +42,7 @@ class Restorer:
         self.warnings = 0
         self.is_root = os.geteuid() == 0
         self._dirs: list[tuple[str, dict]] = []
+        self._data_pending = False
         self._last_progress = time.monotonic()
 
     def run(self) -> None:
@@ -53,15 +55,12 @@ class Restorer:
                 continue  # stray data of a skipped file
             path = self.target.rstrip("/") + "/" + os.fsdecode(message["path"]).lstrip("/")
             entry = message["entry"]
+            self._data_pending = entry.get("t") == "f"  # its content follows, to the eof
             try:
                 self._restore(path, entry)
-            except _Skip as exc:
-                self._warn(f"{path}: {exc}")
-                if entry.get("t") == "f":
-                    self._skip_data()
-            except (OSError, paths.PathEscape) as exc:
+            except (_Skip, OSError, paths.PathEscape) as exc:
                 self._warn(f"{path}: {getattr(exc, 'strerror', None) or exc}")
-                if entry.get("t") == "f":
+                if self._data_pending:
                     self._skip_data()
             self._report()
         for path, entry in reversed(self._dirs):
@@ -96,14 +95,15 @@ class Restorer:
             raise _Skip("special files (devices, pipes, sockets) are not restored")
 
     def _file(self, path: str, entry: dict) -> None:
-        with paths.open_write(self.root, path, mode=0o600,
-                              exclusive=not self.overwrite) as out:
+        out = paths.open_write(self.root, path, mode=0o600, exclusive=not self.overwrite)
+        try:
             while True:
                 message = self.session.next_message()
                 if message["t"] == "eof":
+                    self._data_pending = False
                     break
                 if message["t"] != "data":
-                    raise _Skip(f"the stream broke off ({message['t']})")
+                    raise ProtocolError(f"{message['t']!r} inside a file's content")
                 data = message["data"]
                 out.write(data)
                 self.bytes += len(data)
@@ -112,6 +112,8 @@ class Restorer:
                 out.commit()
             except FileExistsError:
                 raise _Skip("exists; not overwritten") from None
+        finally:
+            out.close()  # after a commit, nothing left to do
         self.files += 1
 
     def _set_meta(self, name: str | None, entry: dict, fd: int | None = None,

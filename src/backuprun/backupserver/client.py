@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
@@ -119,6 +120,21 @@ class BackupServerClient(Protocol):
     async def task_detail(self, task_id: str) -> dict:
         """``{"service_id", "task", "messages"}`` of a task (``unknown_task`` if none)."""
 
+    async def recovery_points(self, service_id: int) -> list[dict]:
+        """The service's recovery points, newest first (``points.recovery_points``)."""
+
+    async def browse(self, service_id: int, point_id: str, path: str) -> list[dict]:
+        """The entries of a folder in a recovery point."""
+
+    async def restore(self, service_id: int, point_id: str, paths: list[str], target: str,
+                      overwrite: bool) -> dict:
+        """Queue a restore through the agent; the task."""
+
+    def download(self, service_id: int, point_id: str, paths: list[str],
+                 fmt: str) -> AsyncIterator[bytes]:
+        """An archive of ``paths``; errors (``BackupServerError``) come before the first
+        piece."""
+
     async def close(self) -> None:
         """Release connections."""
 
@@ -158,6 +174,26 @@ class LocalBackupServer:
 
     async def task_detail(self, task_id: str) -> dict:
         return await self._run(self.server.task_detail, task_id)
+
+    async def recovery_points(self, service_id: int) -> list[dict]:
+        return await self._run(self.server.recovery_points, service_id)
+
+    async def browse(self, service_id: int, point_id: str, path: str) -> list[dict]:
+        return await self._run(self.server.browse, service_id, point_id, path)
+
+    async def restore(self, service_id: int, point_id: str, paths: list[str], target: str,
+                      overwrite: bool) -> dict:
+        return await self._run(self.server.restore, service_id, point_id, paths, target,
+                               overwrite)
+
+    async def download(self, service_id: int, point_id: str, paths: list[str],
+                       fmt: str) -> AsyncIterator[bytes]:
+        pieces = await self._run(self.server.download, service_id, point_id, paths, fmt)
+        try:
+            while (piece := await self._run(next, pieces, None)) is not None:
+                yield piece
+        finally:
+            await self._run(pieces.close)
 
     async def close(self) -> None:
         return None

@@ -13,13 +13,14 @@ Rules:
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 
 from backuprun.backupserver.client import (BackupServerError, ServiceSpec, ServiceState,
                                            Unreachable)
-from backuprun.backupserver.internal_api import PREFIX
+from backuprun.backupserver.internal_api import DOWNLOAD, PREFIX
 from backuprun.transport.tls import Identity, client_context
 
 TIMEOUT_SECONDS = 30.0
@@ -31,6 +32,7 @@ class RemoteBackupServer:
     def __init__(self, url: str, identity: Identity, pinned_server_cert: Path | bytes,
                  timeout: float = TIMEOUT_SECONDS):
         self.url = url.rstrip("/")
+        self.timeout = timeout
         context: ssl.SSLContext = client_context(identity, pinned_server_cert)
         self._http = httpx.AsyncClient(base_url=self.url, verify=context, timeout=timeout,
                                        trust_env=False)
@@ -66,18 +68,54 @@ class RemoteBackupServer:
     async def task_detail(self, task_id: str) -> dict:
         return await self._call("task_detail", task_id=task_id)
 
+    async def recovery_points(self, service_id: int) -> list[dict]:
+        return (await self._call("recovery_points", service_id=service_id))["points"]
+
+    async def browse(self, service_id: int, point_id: str, path: str) -> list[dict]:
+        return (await self._call("browse", service_id=service_id, point_id=point_id,
+                                 path=path))["entries"]
+
+    async def restore(self, service_id: int, point_id: str, paths: list[str], target: str,
+                      overwrite: bool) -> dict:
+        return await self._call("restore", service_id=service_id, point_id=point_id,
+                                paths=paths, target=target, overwrite=overwrite)
+
+    async def download(self, service_id: int, point_id: str, paths: list[str],
+                       fmt: str) -> AsyncIterator[bytes]:
+        args = {"service_id": service_id, "point_id": point_id, "paths": paths, "fmt": fmt}
+        request = self._http.build_request("POST", PREFIX + DOWNLOAD, json=args,
+                                           timeout=httpx.Timeout(self.timeout, read=None))
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            if response.status_code != 200:
+                await response.aread()
+                self._refusal(response, DOWNLOAD)
+            async for piece in response.aiter_raw():
+                yield piece
+        finally:
+            await response.aclose()
+
     async def close(self) -> None:
         await self._http.aclose()
 
     async def _call(self, method: str, **args) -> dict:
-        where = f"{self.url}{PREFIX}{method}"
         try:
             response = await self._http.post(PREFIX + method, json=args)
         except httpx.TransportError as exc:
-            raise Unreachable(f"backup server at {self.url} unreachable: "
-                              f"{type(exc).__name__}: {exc or 'no detail'}") from exc
+            raise self._unreachable(exc) from exc
         if response.status_code == 200:
             return response.json()
+        self._refusal(response, method)
+
+    def _unreachable(self, exc: Exception) -> Unreachable:
+        return Unreachable(f"backup server at {self.url} unreachable: "
+                           f"{type(exc).__name__}: {exc or 'no detail'}")
+
+    def _refusal(self, response: httpx.Response, method: str):
+        where = f"{self.url}{PREFIX}{method}"
         error = _error_of(response)
         if response.status_code == 409 and error:
             raise BackupServerError(error.get("code", "refused"), error.get("message", ""))

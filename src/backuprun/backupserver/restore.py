@@ -10,13 +10,12 @@ between files so neither side waits on the other.
 from __future__ import annotations
 
 import json
-import os
 
 from backuprun.backupserver import agentlink
 from backuprun.backupserver.taskrun import TaskContext, TaskStopped
 from backuprun.backupserver.tasklog import CANCELLED, FINISHED
-from backuprun.disksafe import tree
-from backuprun.disksafe.errors import DiskSafeError, PointNotFound, SafeLocked
+from backuprun.disksafe import export
+from backuprun.disksafe.errors import InvalidPath, PathNotFound, PointNotFound, SafeLocked
 from backuprun.disksafe.repository import Repository
 from backuprun.transport import messages
 
@@ -34,10 +33,10 @@ def run(context: TaskContext) -> None:
         with repo.lock(False, "restore"):
             try:
                 point = repo.find_point(args["point"])
-            except PointNotFound as exc:
+                selected = export.resolve(repo, point, args["paths"])
+            except (PointNotFound, PathNotFound, InvalidPath) as exc:
                 context.log.add("Errors.Main.task-failed", [str(exc)])
                 raise TaskStopped() from None
-            selected = resolve(repo, point.tree, args["paths"])
             channel, _hello = context.connect(messages.RESTORE_PATH)
             target = args.get("target") or "/"
             context.log.add("Messages.Main.restore-started",
@@ -64,32 +63,16 @@ def run(context: TaskContext) -> None:
     context.log.finish(FINISHED, recovery_point=point.id, files=files, bytes=size)
 
 
-def resolve(repo: Repository, root_tree: bytes, paths: list[str]) -> list[tuple[str, dict]]:
-    """The entries of ``paths`` (``/``-led, relative to the point's root; ``/`` is all of
-    it); ``TaskStopped`` naming a path the point does not hold."""
-    found = []
-    for path in paths:
-        parts = [p for p in path.split("/") if p and p != "."]
-        if ".." in parts:
-            raise ValueError(f"{path!r}: '..' is not allowed")
-        entry = tree.find(repo, root_tree, os.fsencode("/".join(parts)))
-        if entry is None:
-            raise DiskSafeError(f"{path} is not in this recovery point")
-        found.append(("/" + "/".join(parts), entry))
-    return found
-
-
 def _stream(context: TaskContext, repo: Repository, channel: agentlink.Channel,
             selected: list[tuple[str, dict]], target: str, overwrite: bool) -> dict | None:
     """Send the entries and their content; the agent's ``done``, or None if it failed."""
     channel.send("begin", target=target, overwrite=overwrite)
-    for path, entry in selected:
-        for name, item in _entries(repo, path, entry):
-            _send_entry(repo, channel, name, item)
-            while (message := channel.poll()) is not None:
-                if not _handle(context, message):
-                    raise agentlink.AgentLinkError(channel.host, channel.port,
-                                                   f"sent {message['t']!r} before the end")
+    for name, item in export.members(repo, selected):
+        _send_entry(repo, channel, name, item)
+        while (message := channel.poll()) is not None:
+            if not _handle(context, message):
+                raise agentlink.AgentLinkError(channel.host, channel.port,
+                                               f"sent {message['t']!r} before the end")
     channel.send("finish")
     while True:
         message = channel.receive(timeout=SILENCE)
@@ -102,16 +85,6 @@ def _stream(context: TaskContext, repo: Repository, channel: agentlink.Channel,
             return None
         raise agentlink.AgentLinkError(channel.host, channel.port,
                                        f"sent an unexpected {message['t']!r} message")
-
-
-def _entries(repo: Repository, path: str, entry: dict):
-    """``(path as bytes, entry)`` of ``path`` and, for a folder, of everything below it,
-    parents first (the point's root itself is not an entry)."""
-    if path != "/":
-        yield os.fsencode(path), entry
-    if entry["t"] == "d" and entry.get("st"):
-        for sub, item in tree.walk(repo, entry["st"], os.fsencode(path.strip("/"))):
-            yield b"/" + sub, item
 
 
 def _send_entry(repo: Repository, channel: agentlink.Channel, path: bytes, entry: dict) -> None:

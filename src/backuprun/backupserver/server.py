@@ -26,7 +26,7 @@ from backuprun.backupserver.models import (
     BsVolume,
     BsWalkStep,
 )
-from backuprun.backupserver import tasklog
+from backuprun.backupserver import points, tasklog
 from backuprun.backupserver.secrets import SecretBox
 from backuprun.backupserver.tasklog import QUEUED
 from backuprun.backupserver.walk import CHANGING, CONFIGURED, READY, TERMINATED, Walk
@@ -163,9 +163,9 @@ class BackupServer:
             if task is not None:
                 return tasklog.task_json(task)
             task = tasklog.new_task(db, service_id, "backup", scheduled=scheduled)
-        return self._queue(task)
+        return self.queue(task)
 
-    def _queue(self, task: BsTask) -> dict:
+    def queue(self, task: BsTask) -> dict:
         """Hand a recorded (INITIALIZING) task to the queue; QUEUED unless a worker took it
         already."""
         if self._submit_task is not None:
@@ -175,6 +175,19 @@ class BackupServer:
                                             BsTask.state == tasklog.INITIALIZING)
                        .values(state=QUEUED))
             return tasklog.task_json(db.get(BsTask, task.id))
+
+    def recovery_points(self, service_id: int) -> list[dict]:
+        return points.recovery_points(self, service_id)
+
+    def browse(self, service_id: int, point_id: str, path: str) -> list[dict]:
+        return points.browse(self, service_id, point_id, path)
+
+    def restore(self, service_id: int, point_id: str, paths: list[str], target: str,
+                overwrite: bool) -> dict:
+        return points.restore(self, service_id, point_id, paths, target, overwrite)
+
+    def download(self, service_id: int, point_id: str, paths: list[str], fmt: str):
+        return points.download(self, service_id, point_id, paths, fmt)
 
     def task_detail(self, task_id: str) -> dict:
         with self.session() as db:
@@ -268,6 +281,15 @@ class BackupServer:
             return self.run_policy(int(args["service_id"]))
         if method == "task_detail":
             return self.task_detail(str(args["task_id"]))
+        if method == "recovery_points":
+            return {"points": self.recovery_points(int(args["service_id"]))}
+        if method == "browse":
+            return {"entries": self.browse(int(args["service_id"]), str(args["point_id"]),
+                                           str(args["path"]))}
+        if method == "restore":
+            return self.restore(int(args["service_id"]), str(args["point_id"]),
+                                [str(p) for p in args["paths"]], str(args["target"]),
+                                bool(args["overwrite"]))
         raise BackupServerError("unknown_method", f"no internal call named {method!r}")
 
     # -- helpers ---------------------------------------------------------------------------

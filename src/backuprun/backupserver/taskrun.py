@@ -14,15 +14,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from backuprun.backupserver import agentlink, tasklog
+from backuprun.backupserver import agentlink, points, tasklog
+from backuprun.backupserver.client import BackupServerError
 from backuprun.backupserver.locations import identity_of
 from backuprun.backupserver.models import BsAgent, BsDiskSafe, BsPolicy, BsService, BsTask
 from backuprun.backupserver.tasklog import ERROR, RUNNING, TaskLog
 from backuprun.backupserver.walk import CHANGING, READY, TERMINATED
-from backuprun.disksafe.errors import DiskSafeError
 from backuprun.disksafe.repository import Repository
 from backuprun.sqlutil import utcnow
-from backuprun.storage import StorageError, open_storage
 
 if TYPE_CHECKING:
     from backuprun.backupserver.server import BackupServer
@@ -97,12 +96,9 @@ class TaskContext:
     def open_safe(self) -> Repository:
         """The service's disk safe, opened with its password (index loaded)."""
         try:
-            password = None
-            if self.safe.encrypted:
-                password = self.server.box.open(self.service.password_sealed).encode("utf-8")
-            return Repository.open(open_storage(self.safe.location), password)
-        except (DiskSafeError, StorageError, OSError) as exc:
-            self.log.add("Errors.Main.disk-safe-unavailable", [str(exc)])
+            return points.open_safe(self.server, self.service.service_id)
+        except BackupServerError as exc:
+            self.log.add("Errors.Main.disk-safe-unavailable", [exc.message])
             raise TaskStopped() from None
 
     def agent_said(self, message: dict, level: str | None = None) -> None:

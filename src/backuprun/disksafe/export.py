@@ -63,7 +63,7 @@ def resolve(repo: Repository, point: RecoveryPoint, paths: list[str]) -> list[tu
     inside another one asked for. ``InvalidPath`` or ``PathNotFound`` names a bad one."""
     if not paths:
         raise InvalidPath("no path given")
-    chosen = list(dict.fromkeys([_normalise(p) for p in paths]))
+    chosen = list(dict.fromkeys([normalise(p) for p in paths]))
     found = [(p, _entry(repo, point, p)) for p in chosen]
     return [(p, e) for p, e in found if not any(_inside(p, q) for q in chosen)]
 
@@ -74,10 +74,12 @@ def stream(repo: Repository, point: RecoveryPoint, resolved: list[tuple[str, dic
     of at most ``PIECE`` bytes; see the module's rules on locking and errors."""
     if fmt not in FORMATS:
         raise ValueError(f"archive format {fmt!r}: tar or zip")
-    return _locked(repo, point, _tar if fmt == "tar" else _zip, _members(repo, resolved))
+    return _locked(repo, point, _tar if fmt == "tar" else _zip, members(repo, resolved))
 
 
-def _normalise(path: str) -> str:
+def normalise(path: str) -> str:
+    """``path`` as a recovery point names it (``/``-led, no empty or ``.`` parts);
+    ``InvalidPath`` for a ``..`` part, a NUL or a lone surrogate."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if ".." in parts or "\0" in path or not _encodes(path):
         raise InvalidPath(f"{path!r} is not a path in a recovery point (no '..' "
@@ -113,7 +115,7 @@ def _shown(name: bytes) -> str:
     return name.decode(errors="replace")
 
 
-def _members(repo: Repository, resolved: list[tuple[str, dict]]) -> Members:
+def members(repo: Repository, resolved: list[tuple[str, dict]]) -> Members:
     """``(name, entry)`` of every member, parents before children."""
     for path, entry in resolved:
         name = os.fsencode(path[1:])

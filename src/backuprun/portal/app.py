@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from backuprun import config
@@ -97,6 +97,10 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
             if token and call and call.authenticated and call.caller is None:  # dead session
                 _clear_cookie(response, request)
             return response
+        if answer.download is not None:
+            d = answer.download
+            return StreamingResponse(d.pieces, media_type=d.media_type, headers={
+                "Content-Disposition": f'attachment; filename="{d.filename}"'})
         response = wire.ok_response(answer.elements)
         if answer.new_session:
             token, max_age = answer.new_session

@@ -56,6 +56,12 @@ class ErrorCode(str, Enum):
     BACKUP_SERVER_UNAVAILABLE = "backup_server_unavailable"
     SERVICE_NOT_READY = "service_not_ready"
     TASK_NOT_FOUND = "task_not_found"
+    RECOVERY_POINT_NOT_FOUND = "recovery_point_not_found"
+    PATH_NOT_FOUND = "path_not_found"
+    INVALID_PATH = "invalid_path"
+    NOT_A_FOLDER = "not_a_folder"
+    DISK_SAFE_BUSY = "disk_safe_busy"
+    DISK_SAFE_UNAVAILABLE = "disk_safe_unavailable"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -112,6 +118,17 @@ MESSAGES: dict[ErrorCode, str] = {
         "The service is still being set up on its backup server (create_status is not 10); "
         "try again when it is ready.",
     ErrorCode.TASK_NOT_FOUND: "There is no task with that id among this account's services.",
+    ErrorCode.RECOVERY_POINT_NOT_FOUND:
+        "The service has no recovery point with that id (see getRecoveryPoints).",
+    ErrorCode.PATH_NOT_FOUND: "The recovery point holds nothing at that path.",
+    ErrorCode.INVALID_PATH:
+        "A path must be /-separated from the recovery point's root, without '..' parts.",
+    ErrorCode.NOT_A_FOLDER: "That path is a file, not a folder: there is nothing to browse.",
+    ErrorCode.DISK_SAFE_BUSY:
+        "The disk safe is busy with a backup or its retention; try again when it ends.",
+    ErrorCode.DISK_SAFE_UNAVAILABLE:
+        "The service's disk safe cannot be read right now; please retry later or contact "
+        "support.",
 }
 
 HTTP_STATUS: dict[ErrorCode, int] = {

@@ -10,12 +10,16 @@ Rules:
   PHP's ``http_build_query`` and as raw bytes from some clients). Bytes that are not UTF-8
   are refused with ``invalid_field`` naming the field: never replaced, never read as Latin-1.
 - A field sent twice: the last value counts. At most ``MAX_FIELDS`` fields.
+- A field that takes several values arrives the ways PHP sends arrays: ``path[]=a&path[]=b``
+  (in the order sent) or ``path[0]=a&path[1]=b`` (in the order of the numbers, as
+  ``http_build_query`` writes them). Either way it is one list, under ``path[]``.
 - A client that goes away before its body is complete raises :class:`ClientGone`: there is
   nobody left to answer.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import FormParserError
@@ -27,14 +31,16 @@ from backuprun.portal.errors import ErrorCode, PortalError
 MULTIPART = b"multipart/form-data"
 URLENCODED = b"application/x-www-form-urlencoded"
 MAX_FIELDS = 100
+_ARRAY = re.compile(r"(.+)\[(\d{0,6})\]")
 
 
 class ClientGone(Exception):
     """The client disconnected before it sent its whole request."""
 
 
-async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
-    """The request's fields, last value winning, after checking type, size and encoding."""
+async def read_form(request: Request, max_bytes: int) -> dict[str, str | list[str]]:
+    """The request's fields, last value winning (arrays: a list under ``name[]``), after
+    checking type, size and encoding."""
     media_type, options = parse_options_header(request.headers.get("content-type", ""))
     if media_type not in (MULTIPART, URLENCODED):
         raise PortalError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
@@ -42,10 +48,19 @@ async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
     pairs = _multipart(body, options) if media_type == MULTIPART else _urlencoded(body)
     if len(pairs) > MAX_FIELDS:
         raise PortalError(ErrorCode.MALFORMED_REQUEST)
-    fields: dict[str, str] = {}
-    for name, value in pairs:
+    fields: dict[str, str | list[str]] = {}
+    arrays: dict[str, list[tuple[int, int, str]]] = {}
+    for position, (name, value) in enumerate(pairs):
         name_text = _utf8(name, name.decode("utf-8", "replace"))
-        fields[name_text] = _utf8(value, name_text)
+        value_text = _utf8(value, name_text)
+        array = _ARRAY.fullmatch(name_text)
+        if array is None:
+            fields[name_text] = value_text
+        else:
+            index = int(array.group(2)) if array.group(2) else position
+            arrays.setdefault(array.group(1) + "[]", []).append((index, position, value_text))
+    for name, items in arrays.items():
+        fields[name] = [value for _, _, value in sorted(items)]
     return fields
 
 

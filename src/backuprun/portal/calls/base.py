@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping
+from typing import AsyncIterator, Awaitable, Callable, Mapping
 from xml.etree.ElementTree import Element
 
 from backuprun.portal.accounts.service import AccountService, Caller
@@ -29,18 +29,28 @@ class Fields:
         self._values = values
 
     def get(self, name: str) -> str | None:
-        """The value as sent, or ``None`` when the field is absent."""
-        return self._values.get(name)
+        """The value as sent, or ``None`` when the field is absent (or is an array)."""
+        value = self._values.get(name)
+        return value if isinstance(value, str) else None
+
+    def values(self, name: str) -> list[str]:
+        """The values of the array field ``name[]`` (``path[]=a`` or ``path[0]=a``), in
+        order; a plain ``name=a`` counts as one value."""
+        found = self._values.get(name + "[]")
+        if isinstance(found, list):
+            return found
+        single = self.get(name)
+        return [single] if single is not None else []
 
     def required(self, name: str) -> str:
-        value = self._values.get(name)
+        value = self.get(name)
         if value is None or value.strip() == "":
             raise PortalError(ErrorCode.MISSING_FIELD, name)
         return value
 
     def flag(self, name: str, default: bool | None = False) -> bool | None:
         """A 0/1 switch; absent or empty gives ``default``."""
-        value = (self._values.get(name) or "").strip()
+        value = (self.get(name) or "").strip()
         if value == "":
             return default
         if value not in ("0", "1"):
@@ -63,7 +73,7 @@ class Fields:
         return self.identifier(name)
 
     def choice(self, name: str, allowed: Mapping[str, int], default: int) -> int:
-        value = (self._values.get(name) or "").strip()
+        value = (self.get(name) or "").strip()
         if value == "":
             return default
         if value not in allowed:
@@ -97,8 +107,18 @@ class Call:
 
 
 @dataclass
+class Download:
+    """A file the answer streams instead of XML (``downloadFiles``)."""
+
+    pieces: AsyncIterator[bytes]
+    filename: str
+    media_type: str
+
+
+@dataclass
 class Answer:
     elements: list[Element] = field(default_factory=list)
+    download: Download | None = None
     new_session: tuple[str, int | None] | None = None  # (token, cookie max-age)
     end_session: bool = False
 

@@ -1,5 +1,7 @@
 """``apiCALL`` handlers for backups: ``runPolicy``, ``getBackupStatus``, ``getTaskDetailById``
-(sections 3.6, 3.8, 3.9 of the API document).
+(sections 3.6, 3.8, 3.9 of the API document); and for restore, calls of ours in the same
+style: ``getRecoveryPoints``, ``browseRecoveryPoint``, ``restoreFiles``, ``downloadFiles``
+(docs/api.md).
 
 - ``runPolicy`` answers ``ok`` as the document shows, and adds a ``<task>`` of ours: the
   queued task's ``taskexecutioncontextid`` and ``taskstate``.
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 import json
 
-from backuprun.portal.calls.base import Answer, Call, Fields, Handler, login_required
+from backuprun.portal.calls.base import (Answer, Call, Download, Fields, Handler,
+                                         login_required)
 from backuprun.portal.calls.services import STATUS_ATTRIBUTES, agent_element
 from backuprun.portal.errors import ErrorCode, PortalError
 from backuprun.portal.wire import element, wire_time
@@ -84,8 +87,73 @@ async def get_task_detail_by_id(call: Call) -> Answer:
     return Answer([element("task", children=lines)])
 
 
+# -- restore: our calls, in the document's style ------------------------------------------
+
+MEDIA_TYPES = {"tar": "application/x-tar", "zip": "application/zip"}
+MAX_PATHS = 100
+
+
+def _paths(fields: Fields) -> list[str]:
+    paths = [p for p in fields.values("path") if p.strip()]
+    if not paths:
+        raise PortalError(ErrorCode.MISSING_FIELD, "path[]")
+    if len(paths) > MAX_PATHS:
+        raise PortalError(ErrorCode.INVALID_FIELD, "path[]",
+                          f"At most {MAX_PATHS} paths in one call.")
+    return paths
+
+
+@login_required
+async def get_recovery_points(call: Call) -> Answer:
+    offset = timezone_offset(call.fields)
+    points = await call.services.services.recovery_points(call.logged_in,
+                                                          call.fields.get("service_id"))
+    return Answer([element("recoverypoint", {
+        "id": p["id"], "created": wire_time(p["created"], offset), "files": p["files"],
+        "bytes": p["bytes"], "taskexecutioncontextid": p["task"]}) for p in points])
+
+
+@login_required
+async def browse_recovery_point(call: Call) -> Answer:
+    f = call.fields
+    offset = timezone_offset(f)
+    entries = await call.services.services.browse(
+        call.logged_in, f.get("service_id"), f.required("recoverypoint_id").strip(),
+        f.get("path") or "/")
+    return Answer([element("entry", {
+        "name": e["name"], "type": e["type"], "size": e["size"],
+        "mtime": wire_time(e["mtime"], offset), "mode": e["mode"]}) for e in entries])
+
+
+@login_required
+async def restore_files(call: Call) -> Answer:
+    f = call.fields
+    task = await call.services.services.restore(
+        call.logged_in, f.get("service_id"), f.required("recoverypoint_id").strip(),
+        _paths(f), (f.get("target") or "").strip(), bool(f.flag("overwrite")))
+    return Answer([element("task", {"taskexecutioncontextid": task["taskExecutionContextId"],
+                                    "taskstate": task["state"]})])
+
+
+@login_required
+async def download_files(call: Call) -> Answer:
+    f = call.fields
+    fmt = (f.get("format") or "tar").strip()
+    if fmt not in MEDIA_TYPES:
+        raise PortalError(ErrorCode.INVALID_FIELD, "format", "format is tar or zip.")
+    point_id = f.required("recoverypoint_id").strip()
+    pieces = await call.services.services.download(call.logged_in, f.get("service_id"),
+                                                   point_id, _paths(f), fmt)
+    return Answer(download=Download(pieces, f"recoverypoint-{point_id[:16]}.{fmt}",
+                                    MEDIA_TYPES[fmt]))
+
+
 CALLS: dict[str, Handler] = {
     "runPolicy": run_policy,
     "getBackupStatus": get_backup_status,
     "getTaskDetailById": get_task_detail_by_id,
+    "getRecoveryPoints": get_recovery_points,
+    "browseRecoveryPoint": browse_recovery_point,
+    "restoreFiles": restore_files,
+    "downloadFiles": download_files,
 }

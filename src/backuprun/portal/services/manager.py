@@ -8,6 +8,7 @@ the portal's database and asks the location's backup server to act.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -38,7 +39,13 @@ _SERVER_ERRORS = {"has_recovery_points": ErrorCode.HAS_RECOVERY_POINTS,
                   "terminated": ErrorCode.SERVICE_TERMINATED,
                   "removed": ErrorCode.SERVICE_TERMINATED,
                   "not_ready": ErrorCode.SERVICE_NOT_READY,
-                  "unknown_task": ErrorCode.TASK_NOT_FOUND}
+                  "unknown_task": ErrorCode.TASK_NOT_FOUND,
+                  "unknown_recovery_point": ErrorCode.RECOVERY_POINT_NOT_FOUND,
+                  "path_not_found": ErrorCode.PATH_NOT_FOUND,
+                  "invalid_path": ErrorCode.INVALID_PATH,
+                  "not_a_folder": ErrorCode.NOT_A_FOLDER,
+                  "busy": ErrorCode.DISK_SAFE_BUSY,
+                  "disk_safe_unavailable": ErrorCode.DISK_SAFE_UNAVAILABLE}
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,44 @@ class ServiceManager:
             if found["service_id"] in services:
                 return found
         raise PortalError(ErrorCode.TASK_NOT_FOUND, "taskExecutionContextId")
+
+    # -- recovery points ---------------------------------------------------------------------
+
+    async def recovery_points(self, caller: Caller, wire_id: str | None) -> list[dict]:
+        service = await self._by_wire_id(caller, wire_id, Need.SEE)
+        return await self._ask(self.servers[service.location_id].recovery_points(service.id))
+
+    async def browse(self, caller: Caller, wire_id: str | None, point_id: str,
+                     path: str) -> list[dict]:
+        service = await self._by_wire_id(caller, wire_id, Need.SEE)
+        return await self._ask(self.servers[service.location_id].browse(service.id, point_id,
+                                                                         path))
+
+    async def restore(self, caller: Caller, wire_id: str | None, point_id: str,
+                      paths: list[str], target: str, overwrite: bool) -> dict:
+        service = await self._by_wire_id(caller, wire_id, Need.RUN)
+        return await self._ask(self.servers[service.location_id].restore(
+            service.id, point_id, paths, target, overwrite))
+
+    async def download(self, caller: Caller, wire_id: str | None, point_id: str,
+                       paths: list[str], fmt: str) -> AsyncIterator[bytes]:
+        """The archive's pieces; every error comes here, before the first byte."""
+        service = await self._by_wire_id(caller, wire_id, Need.RUN)
+        pieces = self.servers[service.location_id].download(service.id, point_id, paths, fmt)
+        try:
+            first = await self._ask(anext(pieces, b""))
+        except BaseException:
+            await pieces.aclose()
+            raise
+
+        async def rest() -> AsyncIterator[bytes]:
+            try:
+                yield first
+                async for piece in pieces:
+                    yield piece
+            finally:
+                await pieces.aclose()
+        return rest()
 
     async def _by_wire_id(self, caller: Caller, wire_id: str | None, need: Need) -> Service:
         kind, number = rules.service_number("service_id", wire_id)
