@@ -166,7 +166,7 @@ def _linked(host: str, port: int, identity: Identity, pinned: str | None, timeou
             raise AgentRefused(host, port, REFUSED) from None
         raise AgentLinkError(host, port, f"TLS failed: {exc.reason or exc}") from None
     except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, EOFError,
-            websockets.exceptions.InvalidMessage):
+            websockets.exceptions.InvalidMessage, websockets.exceptions.ConnectionClosed):
         _close(tls or sock)
         if shaken:
             raise AgentRefused(host, port, REFUSED) from None

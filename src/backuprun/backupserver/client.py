@@ -120,6 +120,14 @@ class BackupServerClient(Protocol):
     async def task_detail(self, task_id: str) -> dict:
         """``{"service_id", "task", "messages"}`` of a task (``unknown_task`` if none)."""
 
+    async def policy(self, service_id: int) -> dict:
+        """The service's policy: ``name``, ``schedule``, ``keep_last``, ``excludes``,
+        ``next_run``."""
+
+    async def set_policy(self, service_id: int, schedule: str | None, keep_last: int | None,
+                         excludes: list[str] | None) -> dict:
+        """Change the policy (None: unchanged); the policy as it is then."""
+
     async def recovery_points(self, service_id: int) -> list[dict]:
         """The service's recovery points, newest first (``points.recovery_points``)."""
 
@@ -174,6 +182,14 @@ class LocalBackupServer:
 
     async def task_detail(self, task_id: str) -> dict:
         return await self._run(self.server.task_detail, task_id)
+
+    async def policy(self, service_id: int) -> dict:
+        return await self._run(self.server.policy, service_id)
+
+    async def set_policy(self, service_id: int, schedule: str | None, keep_last: int | None,
+                         excludes: list[str] | None) -> dict:
+        return await self._run(self.server.set_policy, service_id, schedule, keep_last,
+                               excludes)
 
     async def recovery_points(self, service_id: int) -> list[dict]:
         return await self._run(self.server.recovery_points, service_id)

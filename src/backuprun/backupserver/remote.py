@@ -68,6 +68,14 @@ class RemoteBackupServer:
     async def task_detail(self, task_id: str) -> dict:
         return await self._call("task_detail", task_id=task_id)
 
+    async def policy(self, service_id: int) -> dict:
+        return await self._call("policy", service_id=service_id)
+
+    async def set_policy(self, service_id: int, schedule: str | None, keep_last: int | None,
+                         excludes: list[str] | None) -> dict:
+        return await self._call("set_policy", service_id=service_id, schedule=schedule,
+                                keep_last=keep_last, excludes=excludes)
+
     async def recovery_points(self, service_id: int) -> list[dict]:
         return (await self._call("recovery_points", service_id=service_id))["points"]
 

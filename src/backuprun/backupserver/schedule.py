@@ -46,6 +46,62 @@ def interval_of(schedule: str) -> int | None:
     return int(match.group(1)) * UNITS[match.group(2)]
 
 
+MAX_KEEP = 10_000
+MAX_EXCLUDES = 100
+MAX_EXCLUDE_LENGTH = 4096
+
+
+def get_policy(server: "BackupServer", service_id: int) -> dict:
+    with server.session() as db:
+        policy = _policy(db, server, service_id)
+        return _policy_json(policy)
+
+
+def set_policy(server: "BackupServer", service_id: int, schedule: str | None,
+               keep_last: int | None, excludes: list[str] | None) -> dict:
+    """Change what is given (None: unchanged); a new schedule starts its clock now."""
+    if schedule is not None:
+        try:
+            interval_of(schedule)
+        except ValueError as exc:
+            raise BackupServerError("invalid_schedule", str(exc)) from None
+    if keep_last is not None and not 1 <= keep_last <= MAX_KEEP:
+        raise BackupServerError("invalid_keep_last", f"keep_last is 1 to {MAX_KEEP}")
+    if excludes is not None:
+        excludes = [e.strip() for e in excludes if e.strip()]
+        if len(excludes) > MAX_EXCLUDES or any(len(e) > MAX_EXCLUDE_LENGTH or "\n" in e
+                                               or "\0" in e for e in excludes):
+            raise BackupServerError("invalid_excludes",
+                                    f"at most {MAX_EXCLUDES} excludes, one path each")
+    with server.session() as db, db.begin():
+        policy = _policy(db, server, service_id, lock=True)
+        if schedule is not None:
+            policy.schedule = schedule.strip().lower()
+            policy.next_run_at = None
+        if keep_last is not None:
+            policy.keep_last = keep_last
+        if excludes is not None:
+            policy.excludes = "\n".join(excludes)
+        return _policy_json(policy)
+
+
+def _policy(db, server: "BackupServer", service_id: int, lock: bool = False) -> BsPolicy:
+    row = db.get(BsService, service_id)
+    policy = db.scalar(select(BsPolicy).where(BsPolicy.service_id == service_id)
+                       .with_for_update(lock))
+    if row is None or row.location_id != server.location_id:
+        raise BackupServerError("unknown_service", "this backup server has no such service")
+    if policy is None:
+        raise BackupServerError("not_ready", "the service has no policy yet")
+    return policy
+
+
+def _policy_json(policy: BsPolicy) -> dict:
+    return {"name": policy.name, "schedule": policy.schedule, "keep_last": policy.keep_last,
+            "excludes": [e for e in policy.excludes.splitlines() if e],
+            "next_run": policy.next_run_at.isoformat() if policy.next_run_at else ""}
+
+
 def run_due(server: "BackupServer") -> int:
     """Queue the backups whose time has come; how many were queued."""
     now = utcnow()

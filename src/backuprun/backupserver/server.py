@@ -26,7 +26,7 @@ from backuprun.backupserver.models import (
     BsVolume,
     BsWalkStep,
 )
-from backuprun.backupserver import points, tasklog
+from backuprun.backupserver import points, schedule, tasklog
 from backuprun.backupserver.secrets import SecretBox
 from backuprun.backupserver.tasklog import QUEUED
 from backuprun.backupserver.walk import CHANGING, CONFIGURED, READY, TERMINATED, Walk
@@ -176,6 +176,13 @@ class BackupServer:
                        .values(state=QUEUED))
             return tasklog.task_json(db.get(BsTask, task.id))
 
+    def policy(self, service_id: int) -> dict:
+        return schedule.get_policy(self, service_id)
+
+    def set_policy(self, service_id: int, schedule_: str | None, keep_last: int | None,
+                   excludes: list[str] | None) -> dict:
+        return schedule.set_policy(self, service_id, schedule_, keep_last, excludes)
+
     def recovery_points(self, service_id: int) -> list[dict]:
         return points.recovery_points(self, service_id)
 
@@ -281,6 +288,14 @@ class BackupServer:
             return self.run_policy(int(args["service_id"]))
         if method == "task_detail":
             return self.task_detail(str(args["task_id"]))
+        if method == "policy":
+            return self.policy(int(args["service_id"]))
+        if method == "set_policy":
+            keep = args.get("keep_last")
+            excludes = args.get("excludes")
+            return self.set_policy(int(args["service_id"]), args.get("schedule"),
+                                   int(keep) if keep is not None else None,
+                                   [str(e) for e in excludes] if excludes is not None else None)
         if method == "recovery_points":
             return {"points": self.recovery_points(int(args["service_id"]))}
         if method == "browse":

@@ -62,6 +62,9 @@ class ErrorCode(str, Enum):
     NOT_A_FOLDER = "not_a_folder"
     DISK_SAFE_BUSY = "disk_safe_busy"
     DISK_SAFE_UNAVAILABLE = "disk_safe_unavailable"
+    INVALID_SCHEDULE = "invalid_schedule"
+    INVALID_KEEP_LAST = "invalid_keep_last"
+    INVALID_EXCLUDES = "invalid_excludes"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -126,6 +129,12 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_A_FOLDER: "That path is a file, not a folder: there is nothing to browse.",
     ErrorCode.DISK_SAFE_BUSY:
         "The disk safe is busy with a backup or its retention; try again when it ends.",
+    ErrorCode.INVALID_SCHEDULE:
+        "schedule is manual, hourly, daily, weekly, or 'every N' with s, m, h or d "
+        "(every 30m).",
+    ErrorCode.INVALID_KEEP_LAST: "keep_last is a number of recovery points, 1 to 10000.",
+    ErrorCode.INVALID_EXCLUDES: "At most 100 excludes, each one path of at most 4096 "
+                                "characters.",
     ErrorCode.DISK_SAFE_UNAVAILABLE:
         "The service's disk safe cannot be read right now; please retry later or contact "
         "support.",

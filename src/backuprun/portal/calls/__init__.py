@@ -11,13 +11,14 @@ Rules:
 
 from __future__ import annotations
 
-from backuprun.portal.calls import accounts, services, tasks
+from backuprun.portal.calls import accounts, policies, services, tasks
 from backuprun.portal.calls.base import Answer, Call, Fields, Handler, login_required
 
 CALLS: dict[str, Handler] = {
     **accounts.CALLS,
     **services.CALLS,
     **tasks.CALLS,
+    **policies.CALLS,
 }
 
 __all__ = ["CALLS", "Answer", "Call", "Fields", "Handler", "login_required"]

@@ -45,7 +45,10 @@ _SERVER_ERRORS = {"has_recovery_points": ErrorCode.HAS_RECOVERY_POINTS,
                   "invalid_path": ErrorCode.INVALID_PATH,
                   "not_a_folder": ErrorCode.NOT_A_FOLDER,
                   "busy": ErrorCode.DISK_SAFE_BUSY,
-                  "disk_safe_unavailable": ErrorCode.DISK_SAFE_UNAVAILABLE}
+                  "disk_safe_unavailable": ErrorCode.DISK_SAFE_UNAVAILABLE,
+                  "invalid_schedule": ErrorCode.INVALID_SCHEDULE,
+                  "invalid_keep_last": ErrorCode.INVALID_KEEP_LAST,
+                  "invalid_excludes": ErrorCode.INVALID_EXCLUDES}
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,18 @@ class ServiceManager:
             if found["service_id"] in services:
                 return found
         raise PortalError(ErrorCode.TASK_NOT_FOUND, "taskExecutionContextId")
+
+    # -- policy ------------------------------------------------------------------------------
+
+    async def policy(self, caller: Caller, wire_id: str | None) -> dict:
+        service = await self._by_wire_id(caller, wire_id, Need.SEE)
+        return await self._ask(self.servers[service.location_id].policy(service.id))
+
+    async def set_policy(self, caller: Caller, wire_id: str | None, schedule: str | None,
+                         keep_last: int | None, excludes: list[str] | None) -> dict:
+        service = await self._by_wire_id(caller, wire_id, Need.CHANGE)
+        return await self._ask(self.servers[service.location_id].set_policy(
+            service.id, schedule, keep_last, excludes))
 
     # -- recovery points ---------------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+"""What goes wrong, and how it ends: the agent down, an agent that does not trust us, an
+impostor, an agent killed mid-backup. Each ends in a clear state; the next backup succeeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from tests.e2e.conftest import wait_for
+from tests.e2e.test_backup import make_tree, write
+
+
+def severe(service, task_id: str) -> list[dict]:
+    return [m for m in service.messages(task_id) if m["messagelevel"] == "SEVERE"]
+
+
+def test_agent_down_then_up(system, tmp_path):
+    client = system.client()
+    service = system.add_service(client)
+    task_id = service.run_backup()
+    task = service.wait_task(task_id)
+    assert task["state"] == "ERROR"
+    (failed,) = severe(service, task_id)
+    assert failed["messagekey"] == "Errors.Main.connecting-to-agent-at-port-failed"
+    assert json.loads(failed["messagekeyparameters"]) == ["127.0.0.1", str(service.port),
+                                                          "Connection refused"]
+    assert failed["messagestring"] == (f"Connecting to agent 127.0.0.1 at port {service.port} "
+                                       "failed: Connection refused")
+    assert service.keys(task_id)[-1] == "Errors.Main.task-finished"
+    status = service.status()
+    assert (status["status"], status["n_alerts"], status["startup_ok"]) == ("3", "1000", "0")
+
+    root = tmp_path / "root"
+    make_tree(root)
+    system.start_agent(service, root)
+    assert service.wait_task(service.run_backup())["state"] == "FINISHED"
+    assert service.status()["status"] == "1"
+
+
+def test_an_agent_that_does_not_trust_the_server(system, tmp_path):
+    client = system.client()
+    service = system.add_service(client)
+    (tmp_path / "root").mkdir()
+    system.start_agent(service, tmp_path / "root", trust=False)
+    task_id = service.run_backup()
+    assert service.wait_task(task_id)["state"] == "ERROR"
+    (failed,) = severe(service, task_id)
+    assert failed["messagekey"] == "Errors.Main.agent-does-not-trust-server"
+    assert service.server_url in failed["messagestring"]
+
+
+def test_an_impostor_is_refused_until_the_owner_resets_the_pin(system, tmp_path):
+    client = system.client()
+    service = system.add_service(client)
+    root = tmp_path / "root"
+    make_tree(root)
+    first = system.start_agent(service, root)
+    assert service.wait_task(service.run_backup())["state"] == "FINISHED"
+    first.stop()
+    system.start_agent(service, root, data_dir=tmp_path / "another-agent")  # a new key
+    task_id = service.run_backup()
+    assert service.wait_task(task_id)["state"] == "ERROR"
+    (failed,) = severe(service, task_id)
+    assert failed["messagekey"] == "Errors.Main.agent-key-mismatch"
+    # the owner says the agent was reinstalled: activateAgent resets the pin
+    client.call("activateAgent", **{"agent-id": service.number}, name="e2e",
+                agent="127.0.0.1", agent_port=service.port, location=528).ok()
+    wait_for("the change", lambda: service.status()["create_status"] == "10")
+    again = service.run_backup()
+    assert service.wait_task(again)["state"] == "FINISHED", service.messages(again)
+    assert "Messages.Main.agent-key-pinned" in service.keys(again)
+
+
+def test_a_second_run_policy_does_not_start_a_duplicate(system, tmp_path):
+    client = system.client()
+    service = system.add_service(client)
+    root = tmp_path / "root"
+    make_tree(root)
+    system.start_agent(service, root)
+    first, second = service.run_backup(), service.run_backup()
+    assert first == second
+    assert service.wait_task(first)["state"] == "FINISHED"
+
+
+@pytest.mark.slow
+def test_agent_killed_mid_backup(system, tmp_path):
+    client = system.client()
+    service = system.add_service(client)
+    root = tmp_path / "root"
+    make_tree(root)
+    agent = system.start_agent(service, root)
+    assert service.wait_task(service.run_backup())["state"] == "FINISHED"
+    for i in range(48):  # enough that the backup is surely still running when it stops
+        write(os.path.join(root, f"data/{i}.bin"), os.urandom(4 * 1024 * 1024))
+    task_id = service.run_backup()
+    wait_for("the backup to run", lambda: service.status()["task"]["taskstate"] == "RUNNING",
+             every=0.02)
+    agent.process.send_signal(signal.SIGSTOP)
+    assert service.status()["task"]["taskstate"] == "RUNNING"
+    agent.process.kill()
+    agent.process.wait()
+    task = service.wait_task(task_id)
+    assert task["state"] == "ERROR"
+    assert [m["messagekey"] for m in severe(service, task_id)] == \
+        ["Errors.Main.connection-to-agent-lost"]
+    points = client.call("getRecoveryPoints", service_id=service.wire_id).ok()
+    assert len(points.root.findall("recoverypoint")) == 1  # no half recovery point
+
+    system.start_agent(service, root, data_dir=agent.data_dir)
+    third = service.run_backup()
+    assert service.wait_task(third)["state"] == "FINISHED", service.messages(third)
+    points = client.call("getRecoveryPoints", service_id=service.wire_id).ok()
+    assert len(points.root.findall("recoverypoint")) == 2
