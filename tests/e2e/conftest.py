@@ -66,6 +66,7 @@ class Client:
         self.call("registerNewUser", email=email, name="E2E", password=PASSWORD,
                   language="en").ok()
         self.call("login", email=email, password=PASSWORD).ok()
+        self.email = email
         return email
 
     def close(self) -> None:
@@ -141,10 +142,14 @@ class System:
         return Service(client, wire_id, number, port,
                        f"https://{found.get('serverip')}:{server.get('https_port')}")
 
-    def start_agent(self, service: Service, root: Path, trust: bool = True,
+    def start_agent(self, service: Service, root: Path, trust: bool | None = True,
                     data_dir: Path | None = None) -> Agent:
+        """An agent for ``service`` serving ``root``; it trusts the service's backup server
+        (``trust``), another one only (False) or as its data folder says already (None)."""
         data_dir = data_dir or self.tmp / f"agent-{service.number}-{len(self.agents)}"
-        if trust:
+        if trust is None:
+            pass
+        elif trust:
             done = run_backuprun("agent", "trust", service.server_url, "--data-dir", data_dir)
             assert done.returncode == 0, done.stderr
         else:  # trusts some other server only
@@ -200,7 +205,8 @@ def start_system(tmp: Path, env: dict | None = None, config: str = "") -> System
     if config:
         (tmp / "backuprun.toml").write_text(config)
         args += ["--config", str(tmp / "backuprun.toml")]
-    log = tmp / "serve.log"
+    tmp.mkdir(parents=True, exist_ok=True)
+    log = tmp / f"serve-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(args, env=environ, stdout=out, stderr=subprocess.STDOUT)
     system = System(tmp, f"http://127.0.0.1:{port}/api.php", proc, log)

@@ -87,8 +87,8 @@ def set_policy(server: "BackupServer", service_id: int, schedule: str | None,
 
 def _policy(db, server: "BackupServer", service_id: int, lock: bool = False) -> BsPolicy:
     row = db.get(BsService, service_id)
-    policy = db.scalar(select(BsPolicy).where(BsPolicy.service_id == service_id)
-                       .with_for_update(lock))
+    query = select(BsPolicy).where(BsPolicy.service_id == service_id)
+    policy = db.scalar(query.with_for_update() if lock else query)
     if row is None or row.location_id != server.location_id:
         raise BackupServerError("unknown_service", "this backup server has no such service")
     if policy is None:
