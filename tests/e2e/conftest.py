@@ -200,7 +200,8 @@ def start_system(tmp: Path, env: dict | None = None, config: str = "") -> System
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPRUN_")}
     environ.update(FAST_ARGON2)
     environ.update({"BACKUPRUN_LOCATION_HTTPS_PORT_BASE": str(free_location_port_base()),
-                    "BACKUPRUN_SCHEDULE_CHECK_SECONDS": "1", **(env or {})})
+                    "BACKUPRUN_SCHEDULE_CHECK_SECONDS": "1", "BACKUPRUN_NOTIFY_CHECK_SECONDS": "1",
+                    **(env or {})})
     args = [BACKUPRUN, "serve", "--port", str(port), "--data-dir", str(tmp / "data")]
     if config:
         (tmp / "backuprun.toml").write_text(config)

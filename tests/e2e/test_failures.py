@@ -99,13 +99,13 @@ def test_agent_killed_mid_backup(system, tmp_path):
     wait_for("the backup to run", lambda: service.status()["task"]["taskstate"] == "RUNNING",
              every=0.02)
     agent.process.send_signal(signal.SIGSTOP)
-    assert service.status()["task"]["taskstate"] == "RUNNING"
+    assert service.status()["task"]["taskstate"] == "RUNNING", service.messages(task_id)
     agent.process.kill()
     agent.process.wait()
     task = service.wait_task(task_id)
-    assert task["state"] == "ERROR"
+    assert task["state"] == "ERROR", service.messages(task_id)
     assert [m["messagekey"] for m in severe(service, task_id)] == \
-        ["Errors.Main.connection-to-agent-lost"]
+        ["Errors.Main.connection-to-agent-lost"], service.messages(task_id)
     points = client.call("getRecoveryPoints", service_id=service.wire_id).ok()
     assert len(points.root.findall("recoverypoint")) == 1  # no half recovery point
 
@@ -114,3 +114,21 @@ def test_agent_killed_mid_backup(system, tmp_path):
     assert service.wait_task(third)["state"] == "FINISHED", service.messages(third)
     points = client.call("getRecoveryPoints", service_id=service.wire_id).ok()
     assert len(points.root.findall("recoverypoint")) == 2
+
+
+def test_a_failed_backup_mails_the_owner_once(system, tmp_path):
+    client = system.client()
+    client.call("updateUserData", notify=1, notify_email="alerts@example.com").ok()
+    service = system.add_service(client)
+    task_id = service.run_backup()  # no agent: ERROR
+    assert service.wait_task(task_id)["state"] == "ERROR"
+    outbox = system.tmp / "data" / "outbox"
+
+    def mailed():
+        found = [p for p in outbox.glob("*.eml") if task_id in p.read_text()]
+        return found or None
+    (mail,) = wait_for("the mail", mailed)
+    text = mail.read_text()
+    assert "To: alerts@example.com" in text
+    assert f"Backup failed: e2e ({service.wire_id})" in text
+    assert "Connection refused" in text

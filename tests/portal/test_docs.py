@@ -29,3 +29,11 @@ def test_every_setting_is_documented_with_its_environment_variable():
     for name in setting_names():
         assert f"| `{name}` | `BACKUPRUN_{name.upper()}` |" in text, name
     assert "BACKUPRUN_CONFIG" in text
+
+
+def test_every_task_message_key_is_documented():
+    from backuprun.backupserver.tasklog import CATALOG
+
+    text = (DOCS / "api.md").read_text()
+    for key, (level, _) in CATALOG.items():
+        assert f"| `{key}` | {level} |" in text, key

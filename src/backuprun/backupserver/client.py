@@ -120,6 +120,9 @@ class BackupServerClient(Protocol):
     async def task_detail(self, task_id: str) -> dict:
         """``{"service_id", "task", "messages"}`` of a task (``unknown_task`` if none)."""
 
+    async def failed_tasks(self, since: str) -> list[dict]:
+        """Backups that ended in ERROR since the ISO time ``since`` (for the e-mails)."""
+
     async def policy(self, service_id: int) -> dict:
         """The service's policy: ``name``, ``schedule``, ``keep_last``, ``excludes``,
         ``next_run``."""
@@ -182,6 +185,9 @@ class LocalBackupServer:
 
     async def task_detail(self, task_id: str) -> dict:
         return await self._run(self.server.task_detail, task_id)
+
+    async def failed_tasks(self, since: str) -> list[dict]:
+        return await self._run(self.server.failed_tasks, since)
 
     async def policy(self, service_id: int) -> dict:
         return await self._run(self.server.policy, service_id)

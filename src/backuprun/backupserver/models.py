@@ -160,7 +160,7 @@ class BsTask(Base):
     recovery_point: Mapped[str | None] = mapped_column(String(64))  # made, or restored from
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 class BsTaskMessage(Base):

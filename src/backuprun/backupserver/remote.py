@@ -68,6 +68,9 @@ class RemoteBackupServer:
     async def task_detail(self, task_id: str) -> dict:
         return await self._call("task_detail", task_id=task_id)
 
+    async def failed_tasks(self, since: str) -> list[dict]:
+        return (await self._call("failed_tasks", since=since))["tasks"]
+
     async def policy(self, service_id: int) -> dict:
         return await self._call("policy", service_id=service_id)
 

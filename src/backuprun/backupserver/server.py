@@ -8,7 +8,7 @@ queue; they answer at once with the service's state.
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import Engine, select, update
@@ -183,6 +183,11 @@ class BackupServer:
                    excludes: list[str] | None) -> dict:
         return schedule.set_policy(self, service_id, schedule_, keep_last, excludes)
 
+    def failed_tasks(self, since: str) -> list[dict]:
+        """Backups of this location that ended in ERROR since the ISO time ``since``."""
+        with self.session() as db:
+            return tasklog.failed_since(db, self.location_id, datetime.fromisoformat(since))
+
     def recovery_points(self, service_id: int) -> list[dict]:
         return points.recovery_points(self, service_id)
 
@@ -288,6 +293,8 @@ class BackupServer:
             return self.run_policy(int(args["service_id"]))
         if method == "task_detail":
             return self.task_detail(str(args["task_id"]))
+        if method == "failed_tasks":
+            return {"tasks": self.failed_tasks(str(args["since"]))}
         if method == "policy":
             return self.policy(int(args["service_id"]))
         if method == "set_policy":

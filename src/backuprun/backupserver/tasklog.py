@@ -197,6 +197,21 @@ def _summary(tasks: list[BsTask]) -> Summary:
                    task=task_json(tasks[0]))
 
 
+def failed_since(db: Session, location_id: int, since: datetime) -> list[dict]:
+    """Backups of the location that ended in ERROR since ``since``, with the last SEVERE
+    message's text as the reason."""
+    tasks = db.scalars(select(BsTask).join(BsService, BsService.service_id == BsTask.service_id)
+                       .where(BsService.location_id == location_id, BsTask.kind == "backup",
+                              BsTask.state == ERROR, BsTask.finished_at >= since)).all()
+    found = []
+    for task in tasks:
+        reason = db.scalar(select(BsTaskMessage.text).where(
+            BsTaskMessage.task_id == task.id, BsTaskMessage.level == SEVERE)
+            .order_by(BsTaskMessage.id.desc()).limit(1))
+        found.append({**task_json(task), "service_id": task.service_id, "reason": reason or ""})
+    return found
+
+
 def messages_of(db: Session, task_id: str) -> list[dict]:
     rows = db.scalars(select(BsTaskMessage).where(BsTaskMessage.task_id == task_id)
                       .order_by(BsTaskMessage.id)).all()

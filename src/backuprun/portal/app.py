@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -37,6 +38,7 @@ from backuprun.portal.errors import ErrorCode, PortalError
 from backuprun.portal.fleet import Fleet
 from backuprun.portal.mail import Mailer
 from backuprun.portal.services.manager import ServiceManager
+from backuprun.portal.services.notices import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +70,12 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
         app.state.services = Services(
             accounts=AccountService(sessions, settings, app.state.mailer),
             services=ServiceManager(sessions, settings, fleet.locations, fleet.clients))
+        notifier = asyncio.create_task(Notifier(
+            sessions, app.state.mailer, fleet.clients, settings.notify_check_seconds).run())
         try:
             yield
         finally:
+            notifier.cancel()
             await fleet.stop()
             await app.state.mailer.drain()
             await engine.dispose()

@@ -139,3 +139,14 @@ class RequestEvent(Base):
     email_key: Mapped[str] = mapped_column(String(254))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskNotice(Base):
+    """A failed task its owner was told about by e-mail: one row per task, so that several
+    portal processes looking at once send one mail."""
+
+    __tablename__ = "task_notices"
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,5 +1,5 @@
 """Backup and restore tasks and their logs; what the backups tell of a service and its agent;
-the policy's next scheduled run.
+the policy's next scheduled run; the portal's record of failed tasks it mailed about.
 
 Revision ID: 0005
 Revises: 0004
@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_bs_tasks"),
     )
     op.create_index("ix_bs_tasks_service_id", "bs_tasks", ["service_id"])
+    op.create_index("ix_bs_tasks_finished_at", "bs_tasks", ["finished_at"])
     op.create_table(
         "bs_task_messages",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -67,9 +68,17 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_bs_task_messages_task_id", "bs_task_messages", ["task_id"])
+    op.create_table(
+        "task_notices",
+        sa.Column("task_id", sa.String(36), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=False),
+        sa.Column("sent_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("task_id", name="pk_task_notices"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("task_notices")
     op.drop_table("bs_task_messages")
     op.drop_table("bs_tasks")
     with op.batch_alter_table("bs_policies") as table:
