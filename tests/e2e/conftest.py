@@ -225,3 +225,17 @@ def system(tmp_path_factory):
     s = start_system(tmp_path_factory.mktemp("e2e"))
     yield s
     s.stop()
+
+
+@pytest.fixture
+def postgres_database(tmp_path):
+    """A fresh PostgreSQL schema's URL (dropped afterwards); CI must have PostgreSQL."""
+    from tests.portal.conftest import POSTGRES_URL, Databases
+
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("BACKUPRUN_TEST_POSTGRES_URL is not set; CI must test PostgreSQL")
+        pytest.skip("BACKUPRUN_TEST_POSTGRES_URL is not set")
+    databases = Databases("postgresql", tmp_path)
+    yield databases.new()
+    databases.drop_all()

@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
+from tests.e2e.conftest import start_system
+
 
 
 def write(path, data: bytes) -> None:
@@ -102,3 +106,25 @@ def test_restore_through_the_agent_and_download(system, tmp_path):
     bad = client.call("downloadFiles", service_id=service.wire_id,
                       recoverypoint_id=point.get("id"), **{"path[]": "/nope"})
     bad.fails("path_not_found")
+
+
+@pytest.mark.postgres
+def test_backup_and_restore_on_postgresql(postgres_database, tmp_path):
+    system = start_system(tmp_path / "pg", env={"BACKUPRUN_DATABASE_URL": postgres_database})
+    try:
+        client = system.client()
+        service = system.add_service(client)
+        root = tmp_path / "root"
+        make_tree(root)
+        system.start_agent(service, root)
+        task = service.wait_task(service.run_backup())
+        assert task["state"] == "FINISHED", service.messages(task["taskExecutionContextId"])
+        answer = client.call("restoreFiles", service_id=service.wire_id,
+                             recoverypoint_id=task["recoveryPointId"], target="/back",
+                             **{"path[]": "/etc/hosts"}).ok()
+        restore_id = answer.root.find("task").get("taskexecutioncontextid")
+        assert service.wait_task(restore_id)["state"] == "FINISHED"
+        assert (root / "back/etc/hosts").read_bytes() == (root / "etc/hosts").read_bytes()
+        assert service.status()["status"] == "1"
+    finally:
+        system.stop()
