@@ -13,6 +13,7 @@ memory stays bounded by the queue and the current path, never by the tree's size
 from __future__ import annotations
 
 import errno
+import io
 import operator
 import os
 import socket
@@ -290,20 +291,24 @@ class Archiver:
             local.out, local.out_bytes = [], 0
         try:
             if e["sz"] < self.spec.min_size:
-                ids, total = self._read_small(path, e["sz"])
+                ids, total, after = self._read_small(path, e["sz"])
             else:
-                ids, total = self._read_chunked(path, e["sz"])
+                ids, total, after = self._read_chunked(path, e["sz"])
         except OSError as exc:
             e["_err"] = True
             self._warn(f"cannot read {os.fsdecode(path)}: {exc.strerror}")
             return
+        if total != e["sz"] or after.st_mtime_ns != e["mt"]:
+            # stored as it was read; its new times make the next backup read it again
+            self._warn(f"{os.fsdecode(path)} changed while it was read: kept as read "
+                       f"({total} bytes)")
         e["c"] = ids
         e["sz"] = total
         with self._mutex:
             self.stats.bytes_read += total
             self.stats.files_read += 1
 
-    def _read_small(self, path: bytes, size: int) -> tuple[list[bytes], int]:
+    def _read_small(self, path: bytes, size: int) -> tuple[list[bytes], int, os.stat_result]:
         """A file expected to be one chunk: one open, one read (the common case)."""
         fd = _open_noatime(path, os.O_RDONLY)
         try:
@@ -313,21 +318,20 @@ class Archiver:
                 while piece := os.read(fd, 1 << 20):
                     rest.append(piece)
                 data = b"".join(rest)
+            after = os.fstat(fd)
         finally:
             os.close(fd)
         if len(data) >= self.spec.min_size:
-            import io
-
-            return self._chunk_stream(io.BytesIO(data), len(data))
+            return (*self._chunk_stream(io.BytesIO(data), len(data)), after)
         if not data:
-            return [], 0
+            return [], 0, after
         cid = self._chunker().chunk_id(data)
         self._store(cid, data)
-        return [cid], len(data)
+        return [cid], len(data), after
 
-    def _read_chunked(self, path: bytes, size: int) -> tuple[list[bytes], int]:
+    def _read_chunked(self, path: bytes, size: int) -> tuple[list[bytes], int, os.stat_result]:
         with open(path, "rb", buffering=0, opener=_open_noatime) as f:
-            return self._chunk_stream(f, size)
+            return (*self._chunk_stream(f, size), os.fstat(f.fileno()))
 
     def _chunk_stream(self, f, size: int) -> tuple[list[bytes], int]:
         ids = []
