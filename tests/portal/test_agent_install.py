@@ -261,6 +261,30 @@ def stop(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def switch_to_systemd(install: list[str], env: dict, tmp: Path) -> str:
+    """Run the install again where "systemd runs" (a folder standing for
+    /run/systemd/system, a systemctl that notes its calls): it stops the background agent
+    and writes, enables and starts the unit. The unit's text."""
+    bin_dir, units, running_dir = tmp / "bin", tmp / "units", tmp / "run-systemd"
+    for folder in (bin_dir, units, running_dir):
+        folder.mkdir()
+    calls = tmp / "systemctl.calls"
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "$*" >>{calls}\n')
+    systemctl.chmod(0o755)
+    env = {**env, "PATH": f"{bin_dir}:{env['PATH']}", "BACKUPRUN_SYSTEMD_UNIT_DIR": str(units),
+           "BACKUPRUN_SYSTEMD_RUN_DIR": str(running_dir)}
+    done = subprocess.run([a for a in install if a != "--no-systemd"], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stopping the agent started before" in done.stdout
+    assert "runs as the systemd service backuprun-agent" in done.stdout
+    assert calls.read_text().splitlines() == [
+        "daemon-reload", "enable --quiet backuprun-agent", "restart backuprun-agent",
+        "is-active --quiet backuprun-agent"]
+    return (units / "backuprun-agent.service").read_text()
+
+
 @pytest.mark.slow
 def test_install_sh_installs_trusts_and_starts_the_agent(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPRUN_")}
@@ -320,6 +344,7 @@ def test_install_sh_installs_trusts_and_starts_the_agent(tmp_path):
         assert "upgrading the agent in" in second.stdout
         assert f"already trusted {server.fingerprint}" in second.stdout
         assert not running(old_pid)
+        second_pid = (agent_data / "agent.pid").read_text()
         assert agentlink.connect("127.0.0.1", agent_port, server, pin)[1] == pin  # same key
 
         agent_only = subprocess.run([str(prefix / "bin" / "backuprun"), "serve"],
@@ -327,6 +352,14 @@ def test_install_sh_installs_trusts_and_starts_the_agent(tmp_path):
         assert agent_only.returncode == 20
         assert "backuprun[server]" in agent_only.stderr
         assert agent_only.stderr.count("\n") == 1
+
+        if os.geteuid() == 0:  # the systemd unit is root's: with a stand-in systemctl
+            unit = switch_to_systemd(install, script_env, tmp_path)
+            assert unit.count("ExecStart=") == 1
+            assert (f"\nExecStart={prefix}/bin/backuprun agent run --listen 0.0.0.0:"
+                    f"{agent_port} --data-dir {agent_data} --root {root}\n") in unit
+            assert not running(int(second_pid))
+            assert not (agent_data / "agent.pid").exists()
     finally:
         pid_file = agent_data / "agent.pid"
         if pid_file.exists():

@@ -20,7 +20,9 @@ START=yes
 SYSTEMD=yes
 PYTHON=python3
 INSECURE=${BACKUPRUN_INSECURE:-0}
-UNIT=/etc/systemd/system/backuprun-agent.service
+# where systemd keeps units, and the folder that exists while it runs (tests point them away)
+UNIT=${BACKUPRUN_SYSTEMD_UNIT_DIR:-/etc/systemd/system}/backuprun-agent.service
+SYSTEMD_RUNNING=${BACKUPRUN_SYSTEMD_RUN_DIR:-/run/systemd/system}
 LINK=/usr/local/bin/backuprun
 
 usage() {
@@ -254,7 +256,7 @@ stop_background() {  # the agent this script started in the background before, i
     rm -f "$PIDFILE"
 }
 
-if [ "$SYSTEMD" = yes ] && [ "$IS_ROOT" = yes ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+if [ "$SYSTEMD" = yes ] && [ "$IS_ROOT" = yes ] && [ -d "$SYSTEMD_RUNNING" ] && command -v systemctl >/dev/null 2>&1; then
     stop_background
     unit_tmp=$UNIT.tmp.$$
     cat >"$unit_tmp" <<EOF || die 7 "cannot write $UNIT"
