@@ -131,6 +131,17 @@ def test_install_sh_is_posix_sh_with_this_portals_address(portal, tmp_path):
                            text=True)
     assert wrong.returncode == 2
     assert wrong.stderr.startswith("backuprun-agent: error: give the backup server")
+    wrong = subprocess.run(["sh", str(script), "--server=https://x", "--port=0"],
+                           capture_output=True, text=True)
+    assert (wrong.returncode, wrong.stderr) == (
+        2, "backuprun-agent: error: --port 0: give a port number, 1-65535\n")
+    lines = response.text.splitlines(keepends=True)
+    assert lines[-1] == 'main "$@"\n'
+    for cut in (len(lines) - 1, len(lines) // 2):  # a download cut short runs nothing
+        script.write_text("".join(lines[:cut]))
+        done = subprocess.run(["sh", str(script), "--server", SERVER], capture_output=True,
+                              text=True)
+        assert "backuprun-agent:" not in done.stdout + done.stderr
 
 
 def test_the_portal_address_is_public_url_else_the_requests():
