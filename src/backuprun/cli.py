@@ -12,6 +12,11 @@ second): the command groups are imported only when the app is built, and a plain
 ``-q``, ``--json``) calls the command directly. Typer would otherwise import pydantic and build a
 validator for every parameter first (~0.1 s). Anything else (``--help``, other options,
 wrong arguments) goes through typer as before.
+
+An agent-only install has only the base dependencies (pyproject.toml); a command that needs
+the ``server`` extra (``serve``, ``backup-server``, ``worker``, ``admin``, ``disksafe``)
+stops there with one line naming the missing package and how to add the extra
+(exit code :data:`EXIT_NOT_INSTALLED`), not with a traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
     import typer
 
 _app: typer.Typer | None = None
+EXIT_NOT_INSTALLED = 20  # a package the command needs is missing: the server extra
 
 
 def _build_app() -> typer.Typer:
@@ -142,6 +148,18 @@ def _backup_fast(values: dict) -> int | None:
 
 
 def main() -> None:
+    try:
+        _main()
+    except ModuleNotFoundError as exc:
+        if not exc.name or exc.name.partition(".")[0] == "backuprun":
+            raise  # ours: a bug, with its traceback
+        sys.stderr.write(f"error: this command needs the Python package {exc.name!r}, which "
+                         "is not installed: install BackupRun with its server extra "
+                         "(pip install 'backuprun[server]')\n")
+        sys.exit(EXIT_NOT_INSTALLED)
+
+
+def _main() -> None:
     values = backup_fast_args(sys.argv[1:])
     if values is not None:
         code = _backup_fast(values)

@@ -74,6 +74,7 @@ class Settings:
     notify_check_seconds: int = 30  # how often failed backups are looked for, to mail about
     location_https_port_base: int = 9000  # a location's default https_port: this + its id
     portal_cert: str | None = None  # backup-server process: the portal's pinned certificate
+    agent_wheels_dir: str | None = None  # the agent's wheels; default <data_dir>/agent-wheels
     locations: dict = dataclasses.field(default_factory=dict)  # [locations.<id>] tables
     # limits on registerNewUser and recoverPassword (sliding window)
     request_window: int = 3600
@@ -102,6 +103,12 @@ class Settings:
     @property
     def outbox_dir(self) -> Path:
         return Path(self.data_dir) / "outbox"
+
+    @property
+    def resolved_agent_wheels_dir(self) -> Path:
+        if self.agent_wheels_dir:
+            return Path(self.agent_wheels_dir)
+        return Path(self.data_dir) / "agent-wheels"
 
     @property
     def https(self) -> bool:

@@ -151,3 +151,58 @@ def special_locations(email: str = typer.Argument(..., metavar="EMAIL"),
     _run(config, data_dir, database_url,
          lambda op: op.set_special_locations(email, allowed))
     typer.echo(f"special_locations={int(allowed)}")
+
+
+@app.command(cls=PlainHelp, name="agent-wheels")
+def agent_wheels(
+        out: Path = typer.Option(None, "--out", metavar="DIR",
+                                 help="Where to put the wheels (default: the agent_wheels_dir "
+                                      "setting, else <data-dir>/agent-wheels, which the "
+                                      "portal serves)."),
+        source: Path = typer.Option(None, "--source", metavar="DIR",
+                                    help="BackupRun's source tree (default: the one this "
+                                         "backuprun runs from)."),
+        python_version: list[str] = typer.Option(
+            None, "--python-version", metavar="X.Y",
+            help="Also fetch binary wheels for this Python version (repeatable)."),
+        platform: list[str] = typer.Option(
+            None, "--platform", metavar="TAG",
+            help="Also fetch binary wheels for this platform, e.g. manylinux2014_aarch64 "
+                 "(repeatable)."),
+        force: bool = typer.Option(False, "--force", help="Build again even when up to date."),
+        config: Path = CONFIG, data_dir: Path = DATA_DIR) -> None:
+    """Build the agent's wheels (BackupRun and its dependencies) that the portal serves at
+    /agent/wheels/ for install.sh."""
+    from backuprun.portal import agentwheels
+
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    folder = out or settings.resolved_agent_wheels_dir
+    if folder.exists() and not folder.is_dir():
+        _fail(f"{folder} is a file, not a folder: name a folder with --out", 2)
+    tree = source or agentwheels.default_source()
+    if tree is None:
+        _fail("this backuprun was not installed from a source tree: give BackupRun's "
+              "source with --source DIR", 2)
+    if not agentwheels.is_source(tree):
+        _fail(f"{tree} is not BackupRun's source tree (pyproject.toml and src/backuprun)", 2)
+    versions, platforms = python_version or [None], platform or [None]
+    targets = [agentwheels.Target(v, p) for v in versions for p in platforms
+               if (v, p) != (None, None)]
+    try:
+        built = agentwheels.build(folder, tree, targets, force,
+                                  progress=lambda line: typer.echo(line, err=True))
+    except agentwheels.WheelError as exc:
+        _fail(str(exc), 3)
+    except OSError as exc:
+        _fail(f"{folder} cannot be written: {exc.strerror or exc}", 3)
+    state = "up to date" if built.up_to_date else "built"
+    typer.echo(f"{state}: {len(built.files)} wheels in {folder.resolve()} (served at "
+               "/agent/wheels/)")
+
+
+def _fail(message: str, code: int):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)

@@ -1,8 +1,10 @@
-"""The portal's Starlette application: ``POST /api.php``, and the password reset page
-(``GET /reset-password``, see ``pages``).
+"""The portal's Starlette application: ``POST /api.php``, the password reset page
+(``GET /reset-password``, see ``pages``), and installing an agent (``GET /agent/install``,
+``/agent/install.sh``, ``/agent/wheels/``, see ``pages.agent``).
 
 Rules:
-- Every answer, errors included, is an XML ``<response>`` document (see ``wire``).
+- Every answer of the API, errors included, is an XML ``<response>`` document (see
+  ``wire``), as is every 404 and 405; the pages answer HTML, the install script text.
 - Wrong path (``/api.php/`` included: no redirects): 404; wrong method: 405 with
   ``Allow: POST``; wrong body type: 415; body over the size cap: 413; unreadable form: 400;
   a bug: 500; the password-hashing pool full: 503 with ``Retry-After``. Application
@@ -31,6 +33,7 @@ from backuprun import config
 from backuprun.config import Settings
 from backuprun.portal import db as database
 from backuprun.portal import forms, pages, wire
+from backuprun.portal.pages import agent as agent_pages
 from backuprun.portal.accounts.service import AccountService
 from backuprun.portal.calls import CALLS, Call, Fields
 from backuprun.portal.calls.base import Services
@@ -130,10 +133,15 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
 
     app = Starlette(
         routes=[Route("/api.php", api, methods=["POST"]),
-                Route("/reset-password", pages.reset_password, methods=["GET"])],
+                Route("/reset-password", pages.reset_password, methods=["GET"]),
+                Route("/agent/install", agent_pages.install_page, methods=["GET"]),
+                Route("/agent/install.sh", agent_pages.install_script, methods=["GET"]),
+                Route("/agent/wheels/", agent_pages.wheel_index, methods=["GET"]),
+                Route("/agent/wheels/{name}", agent_pages.wheel_file, methods=["GET"])],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
+    app.state.settings = settings
     app.router.redirect_slashes = False  # /api.php/ is not the API: 404, never a redirect
     return app
 

@@ -49,7 +49,8 @@ def serve(
              "are trusted. Not given: forwarded headers are ignored."),
     public_url: str = typer.Option(
         None, "--public-url", metavar="URL",
-        help="Base URL of the portal as users reach it (for e-mail links)."),
+        help="Base URL of the portal as users reach it (for e-mail links and the agent's "
+             "install script)."),
 ) -> None:
     """Start the portal (the api.php API) on the embedded default or as configured."""
     settings = checked_settings(

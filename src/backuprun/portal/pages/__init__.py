@@ -1,5 +1,6 @@
 """Web pages the portal serves beside the API: the password reset page, which the recovery
-e-mail links to (``/reset-password?recoverycode=...``).
+e-mail links to (``/reset-password?recoverycode=...``), and the agent's install page, script
+and wheels (:mod:`.agent`).
 
 Rules:
 - A page is one self-contained HTML file here: no external assets. Its inline ``<style>``
@@ -27,22 +28,23 @@ _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.S)
 
 
 @cache
-def _page(name: str) -> tuple[str, str]:
+def page(name: str) -> tuple[str, str]:
     """The page's HTML and the Content-Security-Policy that allows exactly its inline parts."""
     html = (files(__package__) / f"{name}.html").read_text(encoding="utf-8")
     allowed = {"script": [], "style": []}
     for kind, body in _INLINE.findall(html):
         digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
         allowed[kind].append(f"'sha256-{digest}'")
+    script, style = (" ".join(allowed[kind]) or "'none'" for kind in ("script", "style"))
     policy = ("default-src 'none'; "
-              f"script-src {' '.join(allowed['script'])}; "
-              f"style-src {' '.join(allowed['style'])}; "
+              f"script-src {script}; "
+              f"style-src {style}; "
               "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
     return html, policy
 
 
 async def reset_password(request: Request) -> HTMLResponse:
-    html, policy = _page("reset_password")
+    html, policy = page("reset_password")
     return HTMLResponse(html, headers={
         "Content-Security-Policy": policy,
         "Cache-Control": "no-store",
