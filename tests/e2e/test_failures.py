@@ -96,8 +96,8 @@ def test_agent_killed_mid_backup(system, tmp_path):
     for i in range(48):  # enough that the backup is surely still running when it stops
         write(os.path.join(root, f"data/{i}.bin"), os.urandom(4 * 1024 * 1024))
     task_id = service.run_backup()
-    wait_for("the backup to run", lambda: service.status()["task"]["taskstate"] == "RUNNING",
-             every=0.02)
+    wait_for("the backup to run",
+             lambda: "Messages.Main.backup-started" in service.keys(task_id), every=0.02)
     agent.process.send_signal(signal.SIGSTOP)
     assert service.status()["task"]["taskstate"] == "RUNNING", service.messages(task_id)
     agent.process.kill()

@@ -148,7 +148,7 @@ def test_backup_server_killed_mid_backup(tmp_path):
         agent = system.start_agent(service, root)
         task_id = service.run_backup()
         wait_for("the backup to run",
-                 lambda: service.status()["task"]["taskstate"] == "RUNNING", every=0.02)
+                 lambda: "Messages.Main.backup-started" in service.keys(task_id), every=0.02)
         system.proc.send_signal(signal.SIGKILL)
         system.proc.wait()
         agent.stop()

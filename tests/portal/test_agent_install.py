@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from backuprun.backupserver import agentlink
+from backuprun.transport import messages
 from backuprun.config import Settings
 from backuprun.portal import agentinstall
 from backuprun.portal.services.rules import ACTIVATION_HINTS
@@ -343,6 +344,11 @@ def test_install_sh_installs_trusts_and_starts_the_agent(tmp_path):
         assert f"trusted {server.fingerprint}" in first.stdout
         hello, pin = agentlink.connect("127.0.0.1", agent_port, server, None)
         assert hello["root"] == str(root)
+        # the agent-only install serves a task's WebSocket too (its own dependencies)
+        channel, _ = agentlink.open_channel("127.0.0.1", agent_port, server, pin,
+                                            messages.BACKUP_PATH)
+        assert channel.receive(timeout=30)["t"] == "hello"
+        channel.close()
         listed = subprocess.run([str(prefix / "bin" / "backuprun"), "agent", "trust", "--list",
                                  "--data-dir", str(agent_data)], capture_output=True,
                                 text=True, timeout=60)

@@ -85,17 +85,19 @@ def open_channel(host: str, port: int, identity: Identity, pinned_fingerprint: s
     and the agent's fingerprint; the same checks and errors as :func:`connect`."""
     with _linked(host, port, identity, pinned_fingerprint, timeout,
                  keep=True) as (tls, fingerprint):
-        websocket = websockets.sync.client.connect(
+        opened = contextlib.ExitStack()  # connect() is a context manager (websockets 17)
+        websocket = opened.enter_context(websockets.sync.client.connect(
             f"ws://{host}:{port}{path}", sock=tls, max_size=messages.MAX_FRAME,
-            open_timeout=timeout, close_timeout=5, compression=None)
-        return Channel(websocket, host, port), fingerprint
+            open_timeout=timeout, close_timeout=5, compression=None))
+        return Channel(websocket, host, port, opened), fingerprint
 
 
 class Channel:
     """A task's WebSocket, as the backup server uses it: send and receive messages."""
 
-    def __init__(self, websocket, host: str, port: int):
+    def __init__(self, websocket, host: str, port: int, opened: contextlib.ExitStack):
         self.websocket, self.host, self.port = websocket, host, port
+        self._opened = opened
 
     def send(self, kind: str, **fields) -> None:
         try:
@@ -128,7 +130,7 @@ class Channel:
             raise AgentLinkError(self.host, self.port, str(exc)) from None
 
     def close(self) -> None:
-        self.websocket.close()
+        self._opened.close()
 
 
 class AgentLost(AgentLinkError):
