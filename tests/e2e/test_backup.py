@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -57,6 +58,15 @@ def test_backup_through_the_agent_and_status(system, tmp_path):
     task2 = service.wait_task(second)
     assert task2["state"] == "FINISHED", service.messages(second)
     assert task2["bytes_added"] < 1024 * 1024
+    assert int(service.status()["task"]["bytes_read"]) < 1024  # the unchanged were not read
+
+    # timezoneOffset shifts the times answered (120: two hours behind UTC)
+    def times(offset: int) -> list[datetime]:
+        answer = client.call("getTaskDetailById", taskExecutionContextId=second,
+                             timezoneOffset=offset).ok()
+        return [datetime.strptime(m.get("messagetime"), "%Y-%m-%d %H:%M:%S")
+                for m in answer.root.find("task")]
+    assert [a - b for a, b in zip(times(0), times(120))] == [timedelta(hours=2)] * len(times(0))
 
 
 def test_restore_through_the_agent_and_download(system, tmp_path):

@@ -205,6 +205,7 @@ async def run(identity: Identity, store: TrustStore, root: Path, sock: socket.so
     config = uvicorn.Config(
         create_app(identity, root, store.folder.parent), log_config=None,
         proxy_headers=False, server_header=False, ws_max_size=messages.MAX_FRAME,
+        ws_ping_interval=None,  # a busy backup server reads late; TCP says when it is gone
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         ssl_context_factory=lambda _config, _default: context)
     loop = asyncio.get_running_loop()

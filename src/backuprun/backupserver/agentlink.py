@@ -88,7 +88,9 @@ def open_channel(host: str, port: int, identity: Identity, pinned_fingerprint: s
         opened = contextlib.ExitStack()  # connect() is a context manager (websockets 17)
         websocket = opened.enter_context(websockets.sync.client.connect(
             f"ws://{host}:{port}{path}", sock=tls, max_size=messages.MAX_FRAME,
-            open_timeout=timeout, close_timeout=5, compression=None))
+            open_timeout=timeout, close_timeout=5, compression=None,
+            ping_interval=None))  # liveness is the task's own silence timeout: a ping
+        # unanswered while the disk safe's writer holds the reader back must not end a task
         return Channel(websocket, host, port, opened), fingerprint
 
 

@@ -189,15 +189,22 @@ class ServiceManager:
         locations the caller has services in; anything else is ``task_not_found``."""
         async with self.db() as db:
             services = {s.id: s for s in await db.scalars(visible(caller))}
+        unreachable = None
         for location_id in sorted({s.location_id for s in services.values()}):
             try:
                 found = await self.servers[location_id].task_detail(task_id)
+            except Unreachable as exc:
+                unreachable = exc
+                continue
             except BackupServerError as exc:
                 if exc.code == "unknown_task":
                     continue
                 raise
             if found["service_id"] in services:
                 return found
+        if unreachable is not None:  # it may be there
+            log.warning("backup server: %s", unreachable.message)
+            raise PortalError(ErrorCode.BACKUP_SERVER_UNAVAILABLE)
         raise PortalError(ErrorCode.TASK_NOT_FOUND, "taskExecutionContextId")
 
     # -- policy ------------------------------------------------------------------------------
