@@ -3,8 +3,10 @@ process), agents (``backuprun agent run``), and a client speaking ``api.php``.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,9 +27,24 @@ FAST_ARGON2 = {"BACKUPRUN_ARGON2_MEMORY_KIB": "256", "BACKUPRUN_ARGON2_TIME_COST
                "BACKUPRUN_ARGON2_PARALLELISM": "1"}
 
 
-def free_port() -> int:
-    import socket
+def write(path, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
 
+
+def make_tree(root) -> None:
+    """A small server's tree: a config file, a big file, an empty one, a link, and what a
+    whole-server backup leaves out (``/tmp``, ``/proc``)."""
+    write(os.path.join(root, "etc/hosts"), b"127.0.0.1 localhost\n")
+    write(os.path.join(root, "home/u/big.bin"), os.urandom(3 * 1024 * 1024))
+    write(os.path.join(root, "home/u/empty"), b"")
+    os.symlink("big.bin", os.path.join(root, "home/u/link"))
+    write(os.path.join(root, "tmp/scratch"), b"not backed up")
+    write(os.path.join(root, "proc/1/status"), b"not backed up either")
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -95,7 +112,7 @@ class Service:
         def done():
             status = self.status()
             history = {t["taskExecutionContextId"]: t for t in
-                       __import__("json").loads(status["alert_history"])}
+                       json.loads(status["alert_history"])}
             task = history.get(task_id)
             return task if task and task["state"] in FINAL else None
         return wait_for(f"task {task_id}", done)
@@ -142,6 +159,15 @@ class System:
         return Service(client, wire_id, number, port,
                        f"https://{found.get('serverip')}:{server.get('https_port')}")
 
+    def protected(self, tmp: Path, encoding: str = "urlencoded", encrypt: bool = False):
+        """A new account with a ready service whose agent serves a fresh :func:`make_tree`
+        under ``tmp/root``: ``(client, service, root, agent)``."""
+        client = self.client(encoding)
+        service = self.add_service(client, encrypt=encrypt)
+        root = tmp / "root"
+        make_tree(root)
+        return client, service, root, self.start_agent(service, root)
+
     def start_agent(self, service: Service, root: Path, trust: bool | None = True,
                     data_dir: Path | None = None) -> Agent:
         """An agent for ``service`` serving ``root``; it trusts the service's backup server
@@ -186,8 +212,6 @@ class System:
 
 
 def _listening(port: int) -> bool:
-    import socket
-
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True

@@ -3,37 +3,20 @@ telling what happened."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tarfile
 from datetime import datetime, timedelta
 
 import pytest
 
-from tests.e2e.conftest import start_system
+from tests.e2e.conftest import start_system, write
 
-
-
-def write(path, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def make_tree(root) -> None:
-    write(os.path.join(root, "etc/hosts"), b"127.0.0.1 localhost\n")
-    write(os.path.join(root, "home/u/big.bin"), os.urandom(3 * 1024 * 1024))
-    write(os.path.join(root, "home/u/empty"), b"")
-    os.symlink("big.bin", os.path.join(root, "home/u/link"))
-    write(os.path.join(root, "tmp/scratch"), b"not backed up")
-    write(os.path.join(root, "proc/1/status"), b"not backed up either")
 
 
 def test_backup_through_the_agent_and_status(system, tmp_path):
-    client = system.client()
-    service = system.add_service(client)
-    root = tmp_path / "root"
-    make_tree(root)
-    system.start_agent(service, root)
+    client, service, root, _ = system.protected(tmp_path)
 
     task_id = service.run_backup()
     task = service.wait_task(task_id)
@@ -70,11 +53,7 @@ def test_backup_through_the_agent_and_status(system, tmp_path):
 
 
 def test_restore_through_the_agent_and_download(system, tmp_path):
-    client = system.client("multipart")
-    service = system.add_service(client, encrypt=True)
-    root = tmp_path / "root"
-    make_tree(root)
-    system.start_agent(service, root)
+    client, service, root, _ = system.protected(tmp_path, "multipart", encrypt=True)
     task = service.wait_task(service.run_backup())
     assert task["state"] == "FINISHED", service.messages(task["taskExecutionContextId"])
 
@@ -106,9 +85,6 @@ def test_restore_through_the_agent_and_download(system, tmp_path):
         "recoverypoint_id": point.get("id"), "path[]": "/home/u", "format": "tar"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-tar"
-    import io
-    import tarfile
-
     with tarfile.open(fileobj=io.BytesIO(response.content)) as archive:
         member = archive.getmember("home/u/big.bin")
         assert archive.extractfile(member).read() == (root / "home/u/big.bin").read_bytes()
@@ -122,11 +98,7 @@ def test_restore_through_the_agent_and_download(system, tmp_path):
 def test_backup_and_restore_on_postgresql(postgres_database, tmp_path):
     system = start_system(tmp_path / "pg", env={"BACKUPRUN_DATABASE_URL": postgres_database})
     try:
-        client = system.client()
-        service = system.add_service(client)
-        root = tmp_path / "root"
-        make_tree(root)
-        system.start_agent(service, root)
+        client, service, root, _ = system.protected(tmp_path)
         task = service.wait_task(service.run_backup())
         assert task["state"] == "FINISHED", service.messages(task["taskExecutionContextId"])
         answer = client.call("restoreFiles", service_id=service.wire_id,

@@ -9,8 +9,7 @@ import signal
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.e2e.test_backup import make_tree, write
+from tests.e2e.conftest import make_tree, wait_for, write
 
 
 def severe(service, task_id: str) -> list[dict]:
@@ -53,11 +52,7 @@ def test_an_agent_that_does_not_trust_the_server(system, tmp_path):
 
 
 def test_an_impostor_is_refused_until_the_owner_resets_the_pin(system, tmp_path):
-    client = system.client()
-    service = system.add_service(client)
-    root = tmp_path / "root"
-    make_tree(root)
-    first = system.start_agent(service, root)
+    client, service, root, first = system.protected(tmp_path)
     assert service.wait_task(service.run_backup())["state"] == "FINISHED"
     first.stop()
     system.start_agent(service, root, data_dir=tmp_path / "another-agent")  # a new key
@@ -75,11 +70,7 @@ def test_an_impostor_is_refused_until_the_owner_resets_the_pin(system, tmp_path)
 
 
 def test_a_second_run_policy_does_not_start_a_duplicate(system, tmp_path):
-    client = system.client()
-    service = system.add_service(client)
-    root = tmp_path / "root"
-    make_tree(root)
-    system.start_agent(service, root)
+    _, service, _, _ = system.protected(tmp_path)
     first, second = service.run_backup(), service.run_backup()
     assert first == second
     assert service.wait_task(first)["state"] == "FINISHED"
@@ -87,11 +78,7 @@ def test_a_second_run_policy_does_not_start_a_duplicate(system, tmp_path):
 
 @pytest.mark.slow
 def test_agent_killed_mid_backup(system, tmp_path):
-    client = system.client()
-    service = system.add_service(client)
-    root = tmp_path / "root"
-    make_tree(root)
-    agent = system.start_agent(service, root)
+    client, service, root, agent = system.protected(tmp_path)
     assert service.wait_task(service.run_backup())["state"] == "FINISHED"
     for i in range(48):  # enough that the backup is surely still running when it stops
         write(os.path.join(root, f"data/{i}.bin"), os.urandom(4 * 1024 * 1024))

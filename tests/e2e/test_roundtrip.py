@@ -5,6 +5,7 @@ retention, the killed backup server, and who may restore what."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import tarfile
@@ -12,8 +13,7 @@ import tarfile
 import pytest
 
 from tests.disksafe.treeutil import describe
-from tests.e2e.conftest import PASSWORD, Client, start_system, wait_for
-from tests.e2e.test_backup import make_tree, write
+from tests.e2e.conftest import PASSWORD, Client, make_tree, start_system, wait_for, write
 
 
 def comparable(tree: dict) -> dict:
@@ -62,14 +62,10 @@ def points_of(client, service) -> list[str]:
 
 
 def roundtrip(system, tmp_path, encrypt: bool) -> None:
-    client = system.client()
-    service = system.add_service(client, encrypt=encrypt)
-    root = tmp_path / "root"
-    make_tree(root)
+    client, service, root, _ = system.protected(tmp_path, encrypt=encrypt)
     os.chmod(root / "etc/hosts", 0o640)
     client.call("setPolicy", service_id=service.wire_id,
                 **{"exclude[]": ["/restored", "/restored2"]}).ok()
-    system.start_agent(service, root)
     before = describe(os.fsencode(root))
     assert service.wait_task(service.run_backup())["state"] == "FINISHED"
     write(os.path.join(root, "home/u/new"), b"added later")
@@ -108,11 +104,7 @@ def test_roundtrip_on_s3(s3_server, tmp_path):
 
 @pytest.mark.slow
 def test_the_schedule_fires_and_retention_removes_the_oldest(system, tmp_path):
-    client = system.client()
-    service = system.add_service(client)
-    root = tmp_path / "root"
-    make_tree(root)
-    system.start_agent(service, root)
+    client, service, root, _ = system.protected(tmp_path)
     policy = client.call("setPolicy", service_id=service.wire_id, schedule="every 2s",
                          keep_last=2).ok().root.find("policy")
     assert (policy.get("schedule"), policy.get("keep_last")) == ("every 2s", "2")
@@ -121,8 +113,6 @@ def test_the_schedule_fires_and_retention_removes_the_oldest(system, tmp_path):
 
     def scheduled():
         status = service.status()
-        import json
-
         tasks = [t for t in json.loads(status["alert_history"])
                  if t["scheduled"] and t["state"] == "FINISHED"]
         return len(tasks) >= 2
