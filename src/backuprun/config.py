@@ -71,6 +71,7 @@ class Settings:
     provisioning_lease_seconds: int = 60  # a walk whose worker died is taken up after this
     task_cooldown_seconds: int = 300  # a task whose retries ran out is tried again after this
     schedule_check_seconds: int = 30  # how often policies' schedules are looked at
+    task_workers: int = 4  # serve: task threads per local location, in each portal process
     notify_check_seconds: int = 30  # how often failed backups are looked for, to mail about
     location_https_port_base: int = 9000  # a location's default https_port: this + its id
     portal_cert: str | None = None  # backup-server process: the portal's pinned certificate

@@ -110,3 +110,11 @@ def test_backup_and_restore_on_postgresql(postgres_database, tmp_path):
         assert service.status()["status"] == "1"
     finally:
         system.stop()
+
+
+def test_two_services_of_one_location_back_up_at_once(system, tmp_path):
+    _, first, _, _ = system.protected(tmp_path / "a")
+    _, second, _, _ = system.protected(tmp_path / "b")
+    ids = first.run_backup(), second.run_backup()
+    assert first.wait_task(ids[0])["state"] == "FINISHED"
+    assert second.wait_task(ids[1])["state"] == "FINISHED"

@@ -31,10 +31,11 @@ def portal_identity(settings: Settings) -> Identity:
 
 
 class Fleet:
-    def __init__(self, settings: Settings, workers: int = 1, serve_public: bool = True):
+    def __init__(self, settings: Settings, workers: int | None = None,
+                 serve_public: bool = True):
         self.settings = settings
         self.locations = load_locations(settings)
-        self.workers = workers
+        self.workers = settings.task_workers if workers is None else workers
         self.serve_public = serve_public
         self.host: BackupServerHost | None = None
         self.listeners: Listeners | None = None
