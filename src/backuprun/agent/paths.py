@@ -112,9 +112,11 @@ class AtomicFile(io.FileIO):
         self.dir_fd, self.temporary, self.final_name = dir_fd, temporary, name
         self.exclusive = exclusive
 
-    def commit(self) -> None:
-        """Flush to disk and replace (or, with ``exclusive``, create) the final name."""
-        os.fsync(self.fileno())
+    def commit(self, sync: bool = True) -> None:
+        """Flush to disk (unless ``sync`` is off: a caller writing many files syncs once at
+        the end) and replace (or, with ``exclusive``, create) the final name."""
+        if sync:
+            os.fsync(self.fileno())
         try:
             if self.exclusive:
                 os.link(self.temporary, self.final_name, src_dir_fd=self.dir_fd,

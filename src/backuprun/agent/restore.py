@@ -55,9 +55,10 @@ class Restorer:
                 continue  # stray data of a skipped file
             path = self.target.rstrip("/") + "/" + os.fsdecode(message["path"]).lstrip("/")
             entry = message["entry"]
-            self._data_pending = entry.get("t") == "f"  # its content follows, to the eof
+            data = message.get("data")  # a small file's whole content
+            self._data_pending = entry.get("t") == "f" and data is None  # frames to the eof
             try:
-                self._restore(path, entry)
+                self._restore(path, entry, data)
             except (_Skip, OSError, paths.PathEscape) as exc:
                 self._warn(f"{path}: {getattr(exc, 'strerror', None) or exc}")
                 if self._data_pending:
@@ -67,9 +68,10 @@ class Restorer:
             with contextlib.suppress(OSError, paths.PathEscape):
                 with paths.parent_of(self.root, path) as (fd, name):
                     self._set_meta(name, entry, dir_fd=fd)
+        os.sync()  # every file written, on disk before the backup server hears "done"
         self.session.send("done", files=self.files, bytes=self.bytes, warnings=self.warnings)
 
-    def _restore(self, path: str, entry: dict) -> None:
+    def _restore(self, path: str, entry: dict, data: bytes | None) -> None:
         kind = entry.get("t")
         if kind == "d":
             if paths.split(path):
@@ -80,7 +82,7 @@ class Restorer:
                         raise _Skip("exists and is not a folder")
                 self._dirs.append((path, entry))
         elif kind == "f":
-            self._file(path, entry)
+            self._file(path, entry, data)
         elif kind == "l":
             with paths.parent_of(self.root, path, create=True) as (fd, name):
                 if self.overwrite:
@@ -94,10 +96,13 @@ class Restorer:
         else:
             raise _Skip("special files (devices, pipes, sockets) are not restored")
 
-    def _file(self, path: str, entry: dict) -> None:
+    def _file(self, path: str, entry: dict, data: bytes | None) -> None:
         out = paths.open_write(self.root, path, mode=0o600, exclusive=not self.overwrite)
         try:
-            while True:
+            if data is not None:  # a small file comes whole, inside its entry
+                out.write(data)
+                self.bytes += len(data)
+            while self._data_pending:
                 message = self.session.next_message()
                 if message["t"] == "eof":
                     self._data_pending = False
@@ -109,7 +114,7 @@ class Restorer:
                 self.bytes += len(data)
             self._set_meta(None, entry, fd=out.fileno())
             try:
-                out.commit()
+                out.commit(sync=False)  # one sync for the whole restore, at its end
             except FileExistsError:
                 raise _Skip("exists; not overwritten") from None
         finally:

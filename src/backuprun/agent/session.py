@@ -122,7 +122,10 @@ class Session:
                     log.info("the backup server cancelled the task")
                     break
                 else:
-                    await asyncio.to_thread(self.inbox.put, message)
+                    try:
+                        self.inbox.put_nowait(message)
+                    except queue.Full:  # the writer is behind: wait for it off the loop
+                        await asyncio.to_thread(self.inbox.put, message)
         except (WebSocketDisconnect, RuntimeError, messages.ProtocolError) as exc:
             log.info("task connection ended: %s", exc or type(exc).__name__)
         finally:

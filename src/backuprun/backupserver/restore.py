@@ -20,6 +20,7 @@ from backuprun.disksafe.repository import Repository
 from backuprun.transport import messages
 
 SILENCE = 300.0  # seconds an agent may send nothing before it is taken for lost
+INLINE_FILE = 1024 * 1024  # files up to this size travel inside their entry
 
 
 class Cancelled(Exception):
@@ -89,9 +90,14 @@ def _stream(context: TaskContext, repo: Repository, channel: agentlink.Channel,
 
 def _send_entry(repo: Repository, channel: agentlink.Channel, path: bytes, entry: dict) -> None:
     shown = {k: v for k, v in entry.items() if k not in ("c", "st")}
-    channel.send("entry", path=path, entry=shown)
     if entry["t"] != "f":
+        channel.send("entry", path=path, entry=shown)
         return
+    if entry.get("sz", 0) <= INLINE_FILE:  # small: whole, in its entry (one frame)
+        channel.send("entry", path=path, entry=shown,
+                     data=b"".join(repo.load_blob(c) for c in entry.get("c") or ()))
+        return
+    channel.send("entry", path=path, entry=shown)
     piece, size = [], 0
     for chunk_id in entry.get("c") or ():
         data = repo.load_blob(chunk_id)

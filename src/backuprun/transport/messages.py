@@ -33,7 +33,8 @@ Restore (the backup server reads the disk safe; the agent writes under its root)
 ``hello``             agent   as above
 ``begin``             server  ``target`` (folder under the root, ``/``-led), ``overwrite``
 ``entry``             server  ``path`` (``/``-led, relative to the target), ``entry`` (a tree
-                              entry without its chunk list); a file's content follows
+                              entry without its chunk list); a small file's whole content in
+                              ``data``; a bigger file's content follows in ``data`` frames
 ``data``              server  ``data``: the next piece of the current file
 ``eof``               server  the current file is complete
 ``finish``            server  no more entries
