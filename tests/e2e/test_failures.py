@@ -119,3 +119,19 @@ def test_a_failed_backup_mails_the_owner_once(system, tmp_path):
     assert "To: alerts@example.com" in text
     assert f"Backup failed: e2e ({service.wire_id})" in text
     assert "Connection refused" in text
+
+
+@pytest.mark.slow
+def test_terminating_the_service_cancels_its_backup(system, tmp_path):
+    client, service, root, _ = system.protected(tmp_path)
+    for i in range(48):
+        write(os.path.join(root, f"data/{i}.bin"), os.urandom(4 * 1024 * 1024))
+    task_id = service.run_backup()
+    wait_for("the backup to run",
+             lambda: "Messages.Main.backup-started" in service.keys(task_id), every=0.02)
+    client.call("editService", service_action="terminate", service_type="custom",
+                sc_id=service.number).ok()
+    task = service.wait_task(task_id)
+    assert task["state"] == "CANCELLED", service.messages(task_id)
+    assert "Messages.Main.task-cancelled" in service.keys(task_id)
+    client.call("runPolicy", service_id=service.wire_id).fails("service_terminated")

@@ -18,8 +18,8 @@ import msgpack
 
 from backuprun.backupserver import agentlink
 from backuprun.backupserver.models import BsService
-from backuprun.backupserver.taskrun import TaskContext, TaskStopped
-from backuprun.backupserver.tasklog import CANCELLED, FINISHED
+from backuprun.backupserver.taskrun import SILENCE, TaskContext, TaskStopped
+from backuprun.backupserver.tasklog import FINISHED
 from backuprun.disksafe.compress import decompress
 from backuprun.disksafe.errors import DiskSafeError, SafeLocked
 from backuprun.disksafe.forget import Policy, forget
@@ -29,8 +29,6 @@ from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.repository import Repository
 from backuprun.transport import messages
 
-SILENCE = 300.0  # seconds an agent may send nothing before it is taken for lost
-CHECK_EVERY = 5.0  # seconds between looks at whether the task was cancelled
 
 
 class BlobMismatch(Exception):
@@ -39,29 +37,12 @@ class BlobMismatch(Exception):
         self.blob_id = blob_id
 
 
-class Cancelled(Exception):
-    pass
-
-
 def run(context: TaskContext) -> None:
     repo = context.open_safe()
     channel, hello = context.connect(messages.BACKUP_PATH)
-    try:
+    try:  # closing the channel, however this ends, stops the agent's side too
         point = _receive(context, repo, channel, hello)
-    except Cancelled as exc:
-        _tell_cancel(channel)
-        context.log.add("Messages.Main.task-cancelled", [str(exc)])
-        context.log.finish(CANCELLED)
-        return
-    except SafeLocked as exc:
-        _tell_cancel(channel)
-        context.log.add("Errors.Main.disk-safe-unavailable", [str(exc)])
-        raise TaskStopped() from None
-    except agentlink.AgentLinkError as exc:
-        context.log.add("Errors.Main.connection-to-agent-lost", [str(exc).split(": ", 1)[-1]])
-        raise TaskStopped() from None
     except BlobMismatch as exc:
-        _tell_cancel(channel)
         context.log.add("Errors.Main.blob-mismatch", [exc.blob_id.hex()])
         raise TaskStopped() from None
     finally:
@@ -128,7 +109,6 @@ def _receive(context: TaskContext, repo: Repository, channel: agentlink.Channel,
 def _conversation(context: TaskContext, repo: Repository, writer, channel) -> dict | None:
     """Answer the agent until ``done`` (returned) or ``failed`` (None)."""
     chunk_id = repo.keys.chunk_id
-    next_check = time.monotonic() + CHECK_EVERY
     while True:
         message = channel.receive(timeout=SILENCE)
         kind = message["t"]
@@ -158,11 +138,7 @@ def _conversation(context: TaskContext, repo: Repository, writer, channel) -> di
         else:
             raise agentlink.AgentLinkError(channel.host, channel.port,
                                            f"sent an unexpected {kind!r} message")
-        if time.monotonic() >= next_check:
-            next_check = time.monotonic() + CHECK_EVERY
-            reason = context.cancelled()
-            if reason:
-                raise Cancelled(reason)
+        context.check_cancelled()
 
 
 def _check(chunk_id, blob_type: int, blob_id: bytes, flags: int, payload: bytes,
@@ -180,13 +156,6 @@ def _check(chunk_id, blob_type: int, blob_id: bytes, flags: int, payload: bytes,
             msgpack.unpackb(data, raw=False, strict_map_key=False)["e"]
         except Exception:  # noqa: BLE001
             raise BlobMismatch(blob_id) from None
-
-
-def _tell_cancel(channel) -> None:
-    try:
-        channel.send("cancel")
-    except agentlink.AgentLinkError:
-        pass
 
 
 def _apply_retention(context: TaskContext, repo: Repository) -> None:

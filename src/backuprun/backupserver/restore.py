@@ -12,51 +12,34 @@ from __future__ import annotations
 import json
 
 from backuprun.backupserver import agentlink
-from backuprun.backupserver.taskrun import TaskContext, TaskStopped
-from backuprun.backupserver.tasklog import CANCELLED, FINISHED
+from backuprun.backupserver.taskrun import SILENCE, TaskContext, TaskStopped
+from backuprun.backupserver.tasklog import FINISHED
 from backuprun.disksafe import export
-from backuprun.disksafe.errors import InvalidPath, PathNotFound, PointNotFound, SafeLocked
+from backuprun.disksafe.errors import InvalidPath, PathNotFound, PointNotFound
 from backuprun.disksafe.repository import Repository
 from backuprun.transport import messages
 
-SILENCE = 300.0  # seconds an agent may send nothing before it is taken for lost
 INLINE_FILE = 1024 * 1024  # files up to this size travel inside their entry
-
-
-class Cancelled(Exception):
-    pass
 
 
 def run(context: TaskContext) -> None:
     args = json.loads(context.task.args or "{}")
     repo = context.open_safe()
-    try:
-        with repo.lock(False, "restore"):
-            try:
-                point = repo.find_point(args["point"])
-                selected = export.resolve(repo, point, args["paths"])
-            except (PointNotFound, PathNotFound, InvalidPath) as exc:
-                context.log.add("Errors.Main.task-failed", [str(exc)])
-                raise TaskStopped() from None
-            channel, _hello = context.connect(messages.RESTORE_PATH)
-            target = args.get("target") or "/"
-            context.log.add("Messages.Main.restore-started",
-                            [", ".join(args["paths"]), point.id, target])
-            try:
-                done = _stream(context, repo, channel, selected, target,
-                               bool(args.get("overwrite")))
-            finally:
-                channel.close()
-    except SafeLocked as exc:
-        context.log.add("Errors.Main.disk-safe-unavailable", [str(exc)])
-        raise TaskStopped() from None
-    except Cancelled as exc:
-        context.log.add("Messages.Main.task-cancelled", [str(exc)])
-        context.log.finish(CANCELLED)
-        return
-    except agentlink.AgentLinkError as exc:
-        context.log.add("Errors.Main.connection-to-agent-lost", [str(exc).split(": ", 1)[-1]])
-        raise TaskStopped() from None
+    with repo.lock(False, "restore"):
+        try:
+            point = repo.find_point(args["point"])
+            selected = export.resolve(repo, point, args["paths"])
+        except (PointNotFound, PathNotFound, InvalidPath) as exc:
+            context.log.add("Errors.Main.task-failed", [str(exc)])
+            raise TaskStopped() from None
+        channel, _hello = context.connect(messages.RESTORE_PATH)
+        target = args.get("target") or "/"
+        context.log.add("Messages.Main.restore-started",
+                        [", ".join(args["paths"]), point.id, target])
+        try:
+            done = _stream(context, repo, channel, selected, target, bool(args.get("overwrite")))
+        finally:
+            channel.close()
     if done is None:
         raise TaskStopped()
     files, size = int(done.get("files", 0)), int(done.get("bytes", 0))
@@ -120,8 +103,6 @@ def _handle(context: TaskContext, message: dict) -> bool:
     if kind == "progress":
         context.log.progress(files=int(message.get("files", 0)),
                              bytes=int(message.get("bytes", 0)))
-        reason = context.cancelled()
-        if reason:
-            raise Cancelled(reason)
+        context.check_cancelled()
         return True
     return False

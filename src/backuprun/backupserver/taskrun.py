@@ -9,6 +9,7 @@ task ends in a final state with its messages, so the queue has nothing to retry.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,8 +19,9 @@ from backuprun.backupserver import agentlink, points, tasklog
 from backuprun.backupserver.client import BackupServerError
 from backuprun.backupserver.locations import identity_of
 from backuprun.backupserver.models import BsAgent, BsDiskSafe, BsPolicy, BsService, BsTask
-from backuprun.backupserver.tasklog import ERROR, RUNNING, TaskLog
+from backuprun.backupserver.tasklog import CANCELLED, ERROR, RUNNING, TaskLog
 from backuprun.backupserver.walk import CHANGING, READY, TERMINATED
+from backuprun.disksafe.errors import SafeLocked
 from backuprun.disksafe.repository import Repository
 from backuprun.sqlutil import utcnow
 
@@ -29,8 +31,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+SILENCE = 300.0  # seconds an agent may send nothing before it is taken for lost
+CHECK_EVERY = 5.0  # seconds between looks at whether the task was cancelled
+
+
 class TaskStopped(Exception):
     """The task cannot go on; its SEVERE message is written already."""
+
+
+class Cancelled(Exception):
+    """The task's service was terminated or is being changed: the task stops."""
 
 
 @dataclass
@@ -44,6 +54,7 @@ class TaskContext:
     safe: BsDiskSafe
     policy: BsPolicy
     log: TaskLog
+    _next_check: float = 0.0
 
     def connect(self, path: str) -> tuple[agentlink.Channel, dict]:
         """The task's channel to the agent, after the pin check and its ``hello``; pins
@@ -109,16 +120,20 @@ class TaskContext:
                      level=level or (said if said in tasklog.LEVELS else tasklog.INFO),
                      text=str(message.get("text") or ""))
 
-    def cancelled(self) -> str | None:
-        """Why the task must stop now (its service terminated or being changed), or None."""
+    def check_cancelled(self) -> None:
+        """:class:`Cancelled` when the service was terminated or is being changed; looks
+        at most every :data:`CHECK_EVERY` seconds (call it as often as convenient)."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + CHECK_EVERY
         with self.server.session() as db:
             status = db.scalar(select(BsService.create_status)
                                .where(BsService.service_id == self.service.service_id))
         if status == TERMINATED:
-            return "the service was terminated"
+            raise Cancelled("the service was terminated")
         if status == CHANGING:
-            return "the service is being changed"
-        return None
+            raise Cancelled("the service is being changed")
 
 
 def run_task(server: "BackupServer", task_id: str) -> None:
@@ -145,9 +160,17 @@ def run_task(server: "BackupServer", task_id: str) -> None:
 
     job = {"backup": backup.run, "restore": restore.run}[task.kind]
     try:
-        context = _context(server, task, log_)
-        job(context)
+        job(_context(server, task, log_))
     except TaskStopped:
+        log_.finish(ERROR)
+    except Cancelled as exc:
+        log_.add("Messages.Main.task-cancelled", [str(exc)])
+        log_.finish(CANCELLED)
+    except SafeLocked as exc:
+        log_.add("Errors.Main.disk-safe-unavailable", [str(exc)])
+        log_.finish(ERROR)
+    except agentlink.AgentLinkError as exc:
+        log_.add("Errors.Main.connection-to-agent-lost", [str(exc).split(": ", 1)[-1]])
         log_.finish(ERROR)
     except Exception as exc:  # noqa: BLE001 - a task ends in a state, never in the queue
         log.exception("task %s failed", task_id)
