@@ -85,7 +85,7 @@ async def test_right_login_opens_the_escaped_view(browser, fake):
         assert attribute in cookie
     page = await browser.get("/service")
     assert page.status_code == 200
-    for heading in ("Volume", "Disk safe", "Policy", "Recovery points", "Task logs"):
+    for heading in ("Volume", "Disk safe", "Policy", "Recovery points", "Tasks"):
         assert f"<h2>{heading}</h2>" in page.text
     assert HOSTILE not in page.text
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page.text

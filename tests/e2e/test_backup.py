@@ -9,6 +9,7 @@ import os
 import tarfile
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import start_system, write
@@ -34,6 +35,13 @@ def test_backup_through_the_agent_and_status(system, tmp_path):
     assert status["task"]["taskstate"] == "FINISHED"
     history = json.loads(status["alert_history"])
     assert history[0]["taskExecutionContextId"] == task_id
+
+    # the service's own read-only view on its backup server (serverurl) shows it too
+    with httpx.Client(verify=False, timeout=30, follow_redirects=True) as browser:
+        login = browser.post(status["serverurl"], data={"username": status["username"],
+                                                        "password": status["password"]})
+        assert login.status_code == 200, login.text
+        assert task["recoveryPointId"] in login.text and "FINISHED" in login.text
 
     # changed, and backed up again: only the change travels
     write(os.path.join(root, "etc/hosts"), b"127.0.0.1 localhost changed\n")

@@ -192,3 +192,12 @@ def test_a_subuser_restores_only_what_is_assigned(system, tmp_path):
     sub.call("restoreFiles", service_id=mine.wire_id, recoverypoint_id=point_id,
              **{"path[]": "/../etc"}).fails("invalid_path")
     sub.call("getTaskDetailById", taskExecutionContextId=task["taskExecutionContextId"]).ok()
+    # nor can a symbolic link under the root lead the agent's writes out of it
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, root / "outlink")
+    answer = sub.call("restoreFiles", service_id=mine.wire_id, recoverypoint_id=point_id,
+                      target="/outlink", **{"path[]": "/etc"}).ok()
+    escaped = mine.wait_task(answer.root.find("task").get("taskexecutioncontextid"))
+    assert escaped["state"] == "FINISHED" and escaped["warnings"] >= 1
+    assert list(outside.iterdir()) == []

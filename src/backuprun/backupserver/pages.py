@@ -22,7 +22,8 @@ CSP = (f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self
        "frame-ancestors 'none'; base-uri 'none'")
 
 SECTIONS = (("service", "Service"), ("volume", "Volume"), ("disksafe", "Disk safe"),
-            ("policy", "Policy"), ("recovery_points", "Recovery points"), ("tasks", "Task logs"))
+            ("policy", "Policy"), ("recovery_points", "Recovery points"), ("tasks", "Tasks"),
+            ("provisioning", "Provisioning"))
 
 
 def page(title: str, body: str) -> str:

@@ -246,22 +246,33 @@ class BackupServer:
 
             volume, safe, policy, agent = one(BsVolume), one(BsDiskSafe), one(BsPolicy), \
                 one(BsAgent)
-            return {
+            summary = tasklog.summaries(db, [service_id]).get(service_id, tasklog.Summary())
+            view = {
                 "service": {"id": row.service_id, "name": row.name,
                             "location": self.location.name,
                             "create_status": row.create_status, "error": row.error},
                 "agent": {"host": agent.host, "port": agent.port,
-                          "key": agent.key_fingerprint or "not pinned yet"} if agent else {},
+                          "key": agent.key_fingerprint or "not pinned yet",
+                          "ostype": agent.ostype, "hostname": agent.hostname,
+                          "version": agent.version} if agent else {},
                 "volume": {"storage": volume.storage,
                            "quota_bytes": volume.quota_bytes} if volume else {},
                 "disksafe": {"location": safe.location, "encrypted": safe.encrypted,
                              "disk_usage": row.disk_usage} if safe else {},
                 "policy": {"name": policy.name, "schedule": policy.schedule,
-                           "keep_last": policy.keep_last,
+                           "keep_last": policy.keep_last, "excludes": policy.excludes,
                            "enabled": policy.enabled} if policy else {},
-                "recovery_points": [],  # filled by the backup task (next issue)
-                "tasks": _walk_log(db, service_id),
+                "tasks": [{k: t[k] for k in ("created", "type", "state", "errors", "warnings",
+                                             "files", "bytes", "recoveryPointId")}
+                          for t in summary.history],
+                "provisioning": _walk_log(db, service_id),
             }
+        if safe is not None and row.recovery_points:
+            try:
+                view["recovery_points"] = points.recovery_points(self, service_id)
+            except BackupServerError as exc:
+                view["recovery_points"] = [{"error": exc.message}]
+        return view
 
     # -- the internal API: one JSON-in, JSON-out door to the methods above ------------------
 
