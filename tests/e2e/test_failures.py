@@ -135,3 +135,27 @@ def test_terminating_the_service_cancels_its_backup(system, tmp_path):
     assert task["state"] == "CANCELLED", service.messages(task_id)
     assert "Messages.Main.task-cancelled" in service.keys(task_id)
     client.call("runPolicy", service_id=service.wire_id).fails("service_terminated")
+
+
+@pytest.mark.slow
+def test_a_restore_asked_for_during_a_backup_waits_for_it(system, tmp_path):
+    client, service, root, agent = system.protected(tmp_path)
+    first = service.wait_task(service.run_backup())
+    for i in range(8):
+        write(os.path.join(root, f"data/{i}.bin"), os.urandom(4 * 1024 * 1024))
+    backup_id = service.run_backup()
+    wait_for("the backup to run",
+             lambda: "Messages.Main.backup-started" in service.keys(backup_id), every=0.02)
+    agent.process.send_signal(signal.SIGSTOP)  # the backup holds the disk safe, stalled
+    try:
+        answer = client.call("restoreFiles", service_id=service.wire_id,
+                             recoverypoint_id=first["recoveryPointId"], target="/back",
+                             **{"path[]": "/etc"}).ok()
+        restore_id = answer.root.find("task").get("taskexecutioncontextid")
+        wait_for("the restore to wait",
+                 lambda: "Messages.Main.waiting-for-disk-safe" in service.keys(restore_id))
+    finally:
+        agent.process.send_signal(signal.SIGCONT)
+    assert service.wait_task(backup_id)["state"] == "FINISHED", service.messages(backup_id)
+    assert service.wait_task(restore_id)["state"] == "FINISHED", service.messages(restore_id)
+    assert (root / "back/etc/hosts").read_bytes() == (root / "etc/hosts").read_bytes()

@@ -65,7 +65,7 @@ def _receive(context: TaskContext, repo: Repository, channel: agentlink.Channel,
     when the agent said ``failed``."""
     start = time.time()
     excludes = [line for line in context.policy.excludes.splitlines() if line.strip()]
-    with repo.lock(True, "backup") as lock:
+    with context.locked(repo, True, "backup") as lock:
         repo.refresh_index()
         points = repo.points()
         parent = points[-1] if points else None

@@ -25,7 +25,7 @@ INLINE_FILE = 1024 * 1024  # files up to this size travel inside their entry
 def run(context: TaskContext) -> None:
     args = json.loads(context.task.args or "{}")
     repo = context.open_safe()
-    with repo.lock(False, "restore"):
+    with context.locked(repo, False, "restore"):
         try:
             point = repo.find_point(args["point"])
             selected = export.resolve(repo, point, args["paths"])

@@ -49,6 +49,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         (INFO, "Connected to agent {0} ({1}, BackupRun agent {2})"),
     "Errors.Main.connection-to-agent-lost": (SEVERE, "The connection to the agent was lost: {0}"),
     "Errors.Main.disk-safe-unavailable": (SEVERE, "The disk safe cannot be used: {0}"),
+    "Messages.Main.waiting-for-disk-safe":
+        (INFO, "Waiting for the disk safe, which other work holds: {0}"),
     "Messages.Main.backup-started": (INFO, "Backup of {0} started (parent recovery point: {1})"),
     "Errors.Main.blob-mismatch":
         (SEVERE, "The agent sent data that does not match its id {0}: nothing of it was "

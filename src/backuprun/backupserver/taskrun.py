@@ -8,8 +8,10 @@ task ends in a final state with its messages, so the queue has nothing to retry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ from backuprun.backupserver.models import BsAgent, BsDiskSafe, BsPolicy, BsServi
 from backuprun.backupserver.tasklog import CANCELLED, ERROR, RUNNING, TaskLog
 from backuprun.backupserver.walk import CHANGING, READY, TERMINATED
 from backuprun.disksafe.errors import SafeLocked
+from backuprun.disksafe.lock import Lock
 from backuprun.disksafe.repository import Repository
 from backuprun.sqlutil import utcnow
 
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 SILENCE = 300.0  # seconds an agent may send nothing before it is taken for lost
 CHECK_EVERY = 5.0  # seconds between looks at whether the task was cancelled
+LOCK_WAIT = 3600.0  # seconds a task waits for the disk safe another task holds
+LOCK_POLL = 2.0
 
 
 class TaskStopped(Exception):
@@ -119,6 +124,29 @@ class TaskContext:
                      source="AGENT",
                      level=level or (said if said in tasklog.LEVELS else tasklog.INFO),
                      text=str(message.get("text") or ""))
+
+    @contextlib.contextmanager
+    def locked(self, repo: Repository, exclusive: bool, purpose: str) -> Iterator[Lock]:
+        """The disk safe's lock, waiting (up to :data:`LOCK_WAIT`) while another task holds
+        it: a restore asked for during a backup starts when the backup ends."""
+        deadline = time.monotonic() + LOCK_WAIT
+        waiting = False
+        while True:
+            try:
+                lock = repo.lock(exclusive, purpose).acquire()
+                break
+            except SafeLocked as exc:
+                if time.monotonic() > deadline:
+                    raise
+                if not waiting:
+                    self.log.add("Messages.Main.waiting-for-disk-safe", [str(exc)])
+                    waiting = True
+                self.check_cancelled()
+                time.sleep(LOCK_POLL)
+        try:
+            yield lock
+        finally:
+            lock.release()
 
     def check_cancelled(self) -> None:
         """:class:`Cancelled` when the service was terminated or is being changed; looks
