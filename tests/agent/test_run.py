@@ -10,6 +10,7 @@ import pwd
 import signal
 import socket
 import ssl
+import subprocess
 import threading
 
 import httpx
@@ -20,6 +21,7 @@ from backuprun.agent import cli
 from backuprun.backupserver import agentlink
 from backuprun.transport import tls
 
+from .conftest import BACKUPRUN
 from .test_trust import assert_one_error_line
 
 
@@ -140,3 +142,19 @@ def test_a_server_that_is_not_an_agent_is_a_link_error(ids):
         thread.join()
     assert type(raised.value) is agentlink.AgentLinkError
     assert isinstance(raised.value.__context__, (ssl.SSLError, OSError, type(None)))
+
+
+def test_a_root_the_agent_cannot_read_is_one_clear_line(backuprun, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o000)
+    try:
+        done = backuprun("agent", "run", "--root", locked, "--data-dir", tmp_path / "data") \
+            if os.geteuid() != 0 else subprocess.run(
+                ["setpriv", "--reuid=nobody", "--regid=65534", "--clear-groups",
+                 str(BACKUPRUN), "agent", "run", "--root", str(locked), "--data-dir",
+                 str(tmp_path / "data")], capture_output=True, text=True, timeout=60)
+    finally:
+        locked.chmod(0o700)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: --root {locked}: this user cannot read it")
+    assert "Traceback" not in done.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -169,9 +171,10 @@ class System:
         return client, service, root, self.start_agent(service, root)
 
     def start_agent(self, service: Service, root: Path, trust: bool | None = True,
-                    data_dir: Path | None = None) -> Agent:
+                    data_dir: Path | None = None, user: str | None = None) -> Agent:
         """An agent for ``service`` serving ``root``; it trusts the service's backup server
-        (``trust``), another one only (False) or as its data folder says already (None)."""
+        (``trust``), another one only (False) or as its data folder says already (None).
+        With ``user`` (tests run as root) the agent runs as that ordinary user."""
         data_dir = data_dir or self.tmp / f"agent-{service.number}-{len(self.agents)}"
         if trust is None:
             pass
@@ -188,8 +191,16 @@ class System:
             done = run_backuprun("agent", "trust", "--key-file", other, "--data-dir", data_dir)
             assert done.returncode == 0, done.stderr
         log = (self.tmp / f"agent-{len(self.agents)}.log").open("wb")
+        as_user = []
+        if user is not None:
+            shutil.chown(data_dir, user)
+            for folder, dirs, files in os.walk(data_dir):
+                for name in dirs + files:
+                    shutil.chown(os.path.join(folder, name), user)
+            gid = pwd.getpwnam(user).pw_gid
+            as_user = ["setpriv", f"--reuid={user}", f"--regid={gid}", "--clear-groups"]
         process = subprocess.Popen(
-            [BACKUPRUN, "agent", "run", "--listen", f"127.0.0.1:{service.port}",
+            [*as_user, BACKUPRUN, "agent", "run", "--listen", f"127.0.0.1:{service.port}",
              "--data-dir", str(data_dir), "--root", str(root)],
             stdout=log, stderr=subprocess.STDOUT)
         agent = Agent(process, service.port, data_dir, [])

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +162,41 @@ def test_a_restore_asked_for_during_a_backup_waits_for_it(system, tmp_path):
     assert service.wait_task(backup_id)["state"] == "FINISHED", service.messages(backup_id)
     assert service.wait_task(restore_id)["state"] == "FINISHED", service.messages(restore_id)
     assert (root / "back/etc/hosts").read_bytes() == (root / "etc/hosts").read_bytes()
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder an ordinary user may enter (pytest's tmp_path is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="backuprun-e2e-user-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the agent as another user")
+def test_an_agent_run_by_an_ordinary_user_backs_up_what_it_can_read(system, shared_folder):
+    client = system.client()
+    service = system.add_service(client)
+    root = shared_folder / "root"
+    make_tree(root)
+    secret = root / "etc/shadow-like"
+    secret.write_bytes(b"root only")
+    secret.chmod(0o600)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if path != str(secret) and not os.path.islink(path):
+                os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+    data_dir = shared_folder / "agent"
+    data_dir.mkdir()
+    system.start_agent(service, root, data_dir=data_dir, user="nobody")
+    task_id = service.run_backup()
+    task = service.wait_task(task_id)
+    assert task["state"] == "FINISHED" and task["warnings"] == 1, service.messages(task_id)
+    (warning,) = [m for m in service.messages(task_id) if m["messagelevel"] == "WARNING"]
+    assert warning["messagesource"] == "AGENT" and "shadow-like" in warning["messagestring"]
+    status = service.status()
+    assert (status["status"], status["n_alerts"]) == ("2", "1")
+    listing = client.call("browseRecoveryPoint", service_id=service.wire_id,
+                          recoverypoint_id=task["recoveryPointId"], path="/etc").ok()
+    assert [e.get("name") for e in listing.root.findall("entry")] == ["hosts"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -70,8 +71,13 @@ def run(
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:
         _fail(f"--listen {listen!r}: give HOST:PORT, e.g. 0.0.0.0:1167", EXIT_USAGE)
-    if not root.is_dir():
-        _fail(f"--root {root}: not a folder", EXIT_USAGE)
+    try:
+        if not root.is_dir():
+            _fail(f"--root {root}: not a folder", EXIT_USAGE)
+        os.listdir(root)
+    except OSError as exc:
+        _fail(f"--root {root}: this user cannot read it ({exc.strerror}); run the agent as a "
+              "user who can, or pick another --root", EXIT_USAGE)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     folder = _data_dir(data_dir)
