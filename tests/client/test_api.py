@@ -50,6 +50,8 @@ def test_answers_errors_and_cookies():
                                                 "HttpOnly; Path=/; SameSite=lax"}, content=OK)
         if fields["apiCALL"] == "getStatus":
             return httpx.Response(200, headers=XML, content=ERROR)
+        if fields["apiCALL"] == "moved":
+            return httpx.Response(301, headers={"location": "https://portal.test/api.php"})
         return httpx.Response(404, headers={"content-type": "text/html"}, content=b"<html>")
 
     portal = portal_with(handler)
@@ -64,6 +66,8 @@ def test_answers_errors_and_cookies():
     assert str(caught.value).startswith("service_not_found: This account")
     with pytest.raises(Unreachable, match="does not answer as a BackupRun api.php"):
         portal.call("other")
+    with pytest.raises(Unreachable, match="redirects to https://portal.test/api.php"):
+        portal.call("moved")
 
 
 def test_nothing_listening_is_unreachable():

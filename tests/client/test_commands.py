@@ -10,13 +10,13 @@ import stat
 import tarfile
 import zipfile
 
+import pytest
+
 from backuprun.client.exitcodes import (API_ERROR, LOGIN_FAILED, NOT_LOGGED_IN, TASK_ERROR,
                                         UNREACHABLE, USAGE)
 from tests.client.conftest import BIG, run_portal
 from tests.e2e.conftest import free_port
 from tests.portal.conftest import PASSWORD
-
-import pytest
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_download_error_leaves_no_file(world, portal_cli, backed_up, tmp_path):
 def test_errors(world, portal_cli, tmp_path):
     done = portal_cli("points", "S999999")
     assert done.code == API_ERROR
-    assert done.error_lines == [l for l in done.err.splitlines()]
+    assert done.error_lines == done.err.splitlines()
     assert done.error_lines[0].startswith("error: service_not_found: ")
     done = portal_cli("ls", world.service.wire_id, "f" * 64)
     assert done.code == API_ERROR and "recovery_point_not_found" in done.err
@@ -205,5 +205,5 @@ def test_a_failed_backup_has_its_exit_code(world, portal_cli):
     done = portal_cli("backup", no_agent.wire_id)
     assert done.code == TASK_ERROR
     assert any(line.startswith("severe: Connecting to agent") for line in done.err.splitlines())
-    assert done.error_lines[-1].startswith(f"error: the backup ")
+    assert done.error_lines[-1].startswith("error: the backup ")
     assert done.error_lines[-1].endswith(" ended in ERROR")

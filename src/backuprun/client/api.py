@@ -99,6 +99,9 @@ def parse(response: httpx.Response, url: str) -> Element:
             root = None
     first = root[0] if root is not None and len(root) else None
     if root is None or root.tag != "response" or first is None or first.tag != "status":
+        if response.is_redirect and response.headers.get("location"):
+            raise Unreachable(f"{url} redirects to {response.headers['location']}: "
+                              "log in with that address")
         raise Unreachable(f"{url} does not answer as a BackupRun api.php "
                           f"(HTTP {response.status_code}, {kind or 'no content type'})")
     if first.get("value") != "ok":
