@@ -72,7 +72,15 @@ def _password(from_stdin: bool) -> str:
     if not sys.stdin.isatty():
         raise UserError(f"a password is needed: use --password-stdin or set {PASSWORD_ENV}",
                         USAGE)
-    return typer.prompt("Password", hide_input=True)
+    import getpass
+
+    try:
+        value = getpass.getpass("Password: ")
+    except EOFError:
+        value = ""
+    if not value:
+        raise UserError("no password given", USAGE)
+    return value
 
 
 @command()
