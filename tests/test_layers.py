@@ -13,6 +13,7 @@ ALLOWED = {
     "portal": {"backupserver", "tasks", "schema", "transport", "disksafe", "storage"},
     "backupserver": {"disksafe", "transport", "tasks", "storage", "schema"},
     "agent": {"transport", "disksafe"},
+    "client": set(),  # speaks only the public wire (api.php)
     "tasks": set(),
     "schema": set(),
     "transport": set(),

@@ -5,6 +5,7 @@
 - ``backuprun backup-server`` / ``worker`` run a location's backup server, or task workers,
   on their own (``backuprun.backupserver.cli``); ``backuprun admin`` is for operators.
 - ``backuprun disksafe ...`` operates a disk safe directly (``backuprun.disksafe.cli``).
+- ``backuprun portal ...`` is a client of a portal's ``api.php`` (``backuprun.client.cli``).
 
 Start-up time matters for ``disksafe backup`` (an unchanged re-run takes well under a
 second): the command groups are imported only when the app is built, and a plain
@@ -39,6 +40,7 @@ def _build_app() -> typer.Typer:
     from backuprun.agent.cli import app as agent_app
     from backuprun.backupserver.cli import backup_server, worker
     from backuprun.clihelp import PlainHelp
+    from backuprun.client.cli import app as portal_app
     from backuprun.disksafe.cli import app as disksafe_app
     from backuprun.portal.admin import app as admin_app
     from backuprun.portal.cli import serve
@@ -57,6 +59,7 @@ def _build_app() -> typer.Typer:
     app.add_typer(disksafe_app, name="disksafe")
     app.add_typer(admin_app, name="admin")
     app.add_typer(agent_app, name="agent")
+    app.add_typer(portal_app, name="portal")
 
     def _version(value: bool) -> None:
         if value:

@@ -49,7 +49,8 @@ def test_backup_through_the_agent_and_status(system, tmp_path):
     task2 = service.wait_task(second)
     assert task2["state"] == "FINISHED", service.messages(second)
     assert task2["bytes_added"] < 1024 * 1024
-    assert int(service.status()["task"]["bytes_read"]) < 1024  # the unchanged were not read
+    assert task["bytes_read"] > 3 * 1024 * 1024  # the first backup read everything...
+    assert 0 < task2["bytes_read"] < 1024  # ...the second only the changed file
 
     # timezoneOffset shifts the times answered (120: two hours behind UTC)
     def times(offset: int) -> list[datetime]:
@@ -73,6 +74,10 @@ def test_restore_through_the_agent_and_download(system, tmp_path):
     names = {e.get("name"): e.attrib for e in listing.root.findall("entry")}
     assert set(names) == {"etc", "home"}, names  # /tmp and /proc are left out
     assert names["etc"]["type"] == "dir"
+    home = client.call("browseRecoveryPoint", service_id=service.wire_id,
+                        recoverypoint_id=point.get("id"), path="/home/u").ok()
+    link = [e.attrib for e in home.root.findall("entry") if e.get("name") == "link"]
+    assert link == [{**link[0], "type": "symlink", "target": "big.bin"}]
 
     answer = client.call("restoreFiles", service_id=service.wire_id,
                          recoverypoint_id=point.get("id"), target="/restored",

@@ -76,7 +76,8 @@ def browse(server: "BackupServer", service_id: int, point_id: str, path: str) ->
     entries = entries_of(repo.load_tree(entry["st"])) if entry.get("st") else []
     return [{"name": os.fsdecode(e["n"]), "type": _TYPES.get(e["t"], e["t"]),
              "size": int(e.get("sz", 0)), "mtime": _iso(e.get("mt", 0) / 1e9),
-             "mode": f"{e.get('m', 0):04o}"} for e in entries]
+             "mode": f"{e.get('m', 0):04o}",
+             "target": os.fsdecode(e["lt"]) if e["t"] == "l" else ""} for e in entries]
 
 
 def restore(server: "BackupServer", service_id: int, point_id: str, paths: list[str],

@@ -165,7 +165,7 @@ def task_json(task: BsTask) -> dict:
             "scheduled": task.scheduled, "created": _when(task.created_at),
             "started": _when(task.started_at), "finished": _when(task.finished_at),
             "errors": task.errors, "warnings": task.warnings, "files": task.files,
-            "bytes": task.bytes, "bytes_added": task.bytes_added,
+            "bytes": task.bytes, "bytes_read": task.bytes_read, "bytes_added": task.bytes_added,
             "recoveryPointId": task.recovery_point or ""}
 
 

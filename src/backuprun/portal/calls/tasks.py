@@ -122,7 +122,8 @@ async def browse_recovery_point(call: Call) -> Answer:
         f.get("path") or "/")
     return Answer([element("entry", {
         "name": e["name"], "type": e["type"], "size": e["size"],
-        "mtime": wire_time(e["mtime"], offset), "mode": e["mode"]}) for e in entries])
+        "mtime": wire_time(e["mtime"], offset), "mode": e["mode"], "target": e["target"]})
+        for e in entries])
 
 
 @login_required
