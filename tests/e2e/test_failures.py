@@ -126,15 +126,19 @@ def test_a_failed_backup_mails_the_owner_once(system, tmp_path):
 
 @pytest.mark.slow
 def test_terminating_the_service_cancels_its_backup(system, tmp_path):
-    client, service, root, _ = system.protected(tmp_path)
-    for i in range(48):
+    client, service, root, agent = system.protected(tmp_path)
+    for i in range(8):
         write(os.path.join(root, f"data/{i}.bin"), os.urandom(4 * 1024 * 1024))
     task_id = service.run_backup()
     wait_for("the backup to run",
              lambda: "Messages.Main.backup-started" in service.keys(task_id), every=0.02)
-    client.call("editService", service_action="terminate", service_type="custom",
-                sc_id=service.number).ok()
-    task = service.wait_task(task_id)
+    agent.process.send_signal(signal.SIGSTOP)  # a backup that is surely still running
+    try:
+        client.call("editService", service_action="terminate", service_type="custom",
+                    sc_id=service.number).ok()
+        task = service.wait_task(task_id)
+    finally:
+        agent.process.send_signal(signal.SIGCONT)
     assert task["state"] == "CANCELLED", service.messages(task_id)
     assert "Messages.Main.task-cancelled" in service.keys(task_id)
     client.call("runPolicy", service_id=service.wire_id).fails("service_terminated")

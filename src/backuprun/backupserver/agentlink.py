@@ -113,8 +113,8 @@ class Channel:
         try:
             return messages.unpack(self.websocket.recv(timeout=timeout))
         except TimeoutError:
-            raise AgentLost(self.host, self.port,
-                            f"the agent sent nothing for {timeout:.0f} s") from None
+            raise AgentSilent(self.host, self.port,
+                              f"the agent sent nothing for {timeout:.0f} s") from None
         except websockets.exceptions.ConnectionClosed as exc:
             raise AgentLost(self.host, self.port, _closed(exc)) from None
         except messages.ProtocolError as exc:
@@ -137,6 +137,10 @@ class Channel:
 
 class AgentLost(AgentLinkError):
     """The connection to the agent ended in the middle of a task."""
+
+
+class AgentSilent(AgentLost):
+    """The agent sent nothing for as long as the caller would wait."""
 
 
 def _closed(exc: Exception) -> str:

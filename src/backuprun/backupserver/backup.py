@@ -18,7 +18,7 @@ import msgpack
 
 from backuprun.backupserver import agentlink
 from backuprun.backupserver.models import BsService
-from backuprun.backupserver.taskrun import SILENCE, TaskContext, TaskStopped
+from backuprun.backupserver.taskrun import TaskContext, TaskStopped
 from backuprun.backupserver.tasklog import FINISHED
 from backuprun.disksafe.compress import decompress
 from backuprun.disksafe.errors import DiskSafeError, SafeLocked
@@ -110,7 +110,7 @@ def _conversation(context: TaskContext, repo: Repository, writer, channel) -> di
     """Answer the agent until ``done`` (returned) or ``failed`` (None)."""
     chunk_id = repo.keys.chunk_id
     while True:
-        message = channel.receive(timeout=SILENCE)
+        message = context.receive(channel)
         kind = message["t"]
         if kind == "blobs":
             for blob_type, blob_id, flags, payload, raw_len in message["items"]:

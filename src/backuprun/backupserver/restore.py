@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from backuprun.backupserver import agentlink
-from backuprun.backupserver.taskrun import SILENCE, TaskContext, TaskStopped
+from backuprun.backupserver.taskrun import TaskContext, TaskStopped
 from backuprun.backupserver.tasklog import FINISHED
 from backuprun.disksafe import export
 from backuprun.disksafe.errors import InvalidPath, PathNotFound, PointNotFound
@@ -59,7 +59,7 @@ def _stream(context: TaskContext, repo: Repository, channel: agentlink.Channel,
                                                f"sent {message['t']!r} before the end")
     channel.send("finish")
     while True:
-        message = channel.receive(timeout=SILENCE)
+        message = context.receive(channel)
         if _handle(context, message):
             continue
         if message["t"] == "done":

@@ -148,6 +148,21 @@ class TaskContext:
         finally:
             lock.release()
 
+    def receive(self, channel: agentlink.Channel) -> dict:
+        """The agent's next message; looks for a cancellation while it waits, and takes the
+        agent for lost after :data:`SILENCE` seconds without a word."""
+        silent = 0.0
+        while True:
+            try:
+                return channel.receive(timeout=CHECK_EVERY)
+            except agentlink.AgentSilent:
+                silent += CHECK_EVERY
+                self.check_cancelled()
+                if silent >= SILENCE:
+                    raise agentlink.AgentLost(channel.host, channel.port,
+                                              f"the agent sent nothing for {SILENCE:.0f} s") \
+                        from None
+
     def check_cancelled(self) -> None:
         """:class:`Cancelled` when the service was terminated or is being changed; looks
         at most every :data:`CHECK_EVERY` seconds (call it as often as convenient)."""
