@@ -3,7 +3,7 @@
 Each portal process looks every ``notify_check_seconds`` at the backups that failed in the
 last :data:`LOOKBACK` on every location. A failed task is claimed by inserting its row in
 ``task_notices`` first: of several processes looking at once, one inserts it and sends the
-mail; a task is never mailed about twice. The mail goes to ``notify_email``, or to the
+mail; a task is never mailed about twice. Rows older than twice the lookback are removed. The mail goes to ``notify_email``, or to the
 account's own address when that is empty.
 """
 
@@ -13,6 +13,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -42,7 +43,10 @@ class Notifier:
 
     async def check(self) -> int:
         """Mail about failed backups not mailed about yet; how many mails were sent."""
-        since = (utcnow() - LOOKBACK).isoformat()
+        now = utcnow()
+        since = (now - LOOKBACK).isoformat()
+        async with self.db() as db, db.begin():  # rows past the lookback are never asked for
+            await db.execute(delete(TaskNotice).where(TaskNotice.sent_at < now - 2 * LOOKBACK))
         sent = 0
         for location_id, server in self.servers.items():
             try:
