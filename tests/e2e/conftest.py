@@ -36,12 +36,14 @@ def write(path, data: bytes) -> None:
 
 
 def make_tree(root) -> None:
-    """A small server's tree: a config file, a big file, an empty one, a link, and what a
-    whole-server backup leaves out (``/tmp``, ``/proc``)."""
+    """A small server's tree: a config file, a big file, an empty one, a symbolic and a hard
+    link, and what a whole-server backup leaves out (``/tmp``, ``/proc``)."""
     write(os.path.join(root, "etc/hosts"), b"127.0.0.1 localhost\n")
     write(os.path.join(root, "home/u/big.bin"), os.urandom(3 * 1024 * 1024))
     write(os.path.join(root, "home/u/empty"), b"")
     os.symlink("big.bin", os.path.join(root, "home/u/link"))
+    write(os.path.join(root, "home/u/notes.txt"), b"one file, two names\n")
+    os.link(os.path.join(root, "home/u/notes.txt"), os.path.join(root, "home/notes-link.txt"))
     write(os.path.join(root, "tmp/scratch"), b"not backed up")
     write(os.path.join(root, "proc/1/status"), b"not backed up either")
 

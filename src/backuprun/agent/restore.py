@@ -6,6 +6,8 @@ after its entry (:mod:`backuprun.transport.messages`). Every write goes through
 the root, and a file appears whole or not at all. With ``overwrite`` off an existing entry
 is kept (a warning says so). A file that cannot be written is skipped with a warning; the
 rest goes on. Directories get their times and modes last, once their content is written.
+Files that were hard links of one another come back as hard links again (a copy where the
+target's file system refuses).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Restorer:
         self.warnings = 0
         self.is_root = os.geteuid() == 0
         self._dirs: list[tuple[str, dict]] = []
+        self._linked: dict[tuple, str] = {}  # hard-link group -> the path restored first
         self._data_pending = False
         self._last_progress = time.monotonic()
 
@@ -82,7 +85,16 @@ class Restorer:
                         raise _Skip("exists and is not a folder")
                 self._dirs.append((path, entry))
         elif kind == "f":
+            group = (entry.get("dv"), entry.get("i")) if entry.get("nl", 1) > 1 else None
+            first = self._linked.get(group) if group else None
+            if first is not None and self._link(first, path):
+                if self._data_pending:
+                    self._skip_data()
+                    self._data_pending = False
+                return
             self._file(path, entry, data)
+            if group:
+                self._linked[group] = path
         elif kind == "l":
             with paths.parent_of(self.root, path, create=True) as (fd, name):
                 if self.overwrite:
@@ -95,6 +107,24 @@ class Restorer:
                 self._set_meta(name, entry, dir_fd=fd)
         else:
             raise _Skip("special files (devices, pipes, sockets) are not restored")
+
+    def _link(self, first: str, path: str) -> bool:
+        """Make ``path`` a hard link to the already restored ``first`` (one file with two
+        names, as backed up); False when that cannot be done here (write a copy instead)."""
+        with paths.parent_of(self.root, first) as (src_fd, src_name), \
+                paths.parent_of(self.root, path, create=True) as (dst_fd, dst_name):
+            if self.overwrite:
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    os.unlink(dst_name, dir_fd=dst_fd)
+            try:
+                os.link(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd,
+                        follow_symlinks=False)
+            except FileExistsError:
+                raise _Skip("exists; not overwritten") from None
+            except OSError:
+                return False  # another file system, or links not allowed: a copy
+        self.files += 1
+        return True
 
     def _file(self, path: str, entry: dict, data: bytes | None) -> None:
         out = paths.open_write(self.root, path, mode=0o600, exclusive=not self.overwrite)
