@@ -43,6 +43,7 @@ def make_tree(root) -> None:
     write(os.path.join(root, "home/u/empty"), b"")
     os.symlink("big.bin", os.path.join(root, "home/u/link"))
     write(os.path.join(root, "home/u/notes.txt"), b"one file, two names\n")
+    os.setxattr(os.path.join(root, "home/u/notes.txt"), "user.origin", b"e2e")
     os.link(os.path.join(root, "home/u/notes.txt"), os.path.join(root, "home/notes-link.txt"))
     write(os.path.join(root, "tmp/scratch"), b"not backed up")
     write(os.path.join(root, "proc/1/status"), b"not backed up either")

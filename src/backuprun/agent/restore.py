@@ -7,7 +7,8 @@ the root, and a file appears whole or not at all. With ``overwrite`` off an exis
 is kept (a warning says so). A file that cannot be written is skipped with a warning; the
 rest goes on. Directories get their times and modes last, once their content is written.
 Files that were hard links of one another come back as hard links again (a copy where the
-target's file system refuses).
+target's file system refuses); extended attributes come back where the file system and the
+user allow (a warning names those that did not).
 """
 
 from __future__ import annotations
@@ -153,9 +154,12 @@ class Restorer:
 
     def _set_meta(self, name: str | None, entry: dict, fd: int | None = None,
                   dir_fd: int | None = None) -> None:
-        """Owner (as root), mode and times, on ``fd`` or on ``name`` in ``dir_fd``."""
+        """Owner (as root), extended attributes, mode and times, on ``fd`` or on ``name``
+        in ``dir_fd``."""
         target = fd if fd is not None else name
         kw = {} if fd is not None else {"dir_fd": dir_fd, "follow_symlinks": False}
+        if entry.get("x") and entry.get("t") in ("f", "d"):
+            self._set_xattrs(entry["x"], fd, name, dir_fd)
         if self.is_root and "u" in entry:
             with contextlib.suppress(OSError):
                 os.chown(target, entry["u"], entry["g"], **kw)
@@ -168,6 +172,25 @@ class Restorer:
             except OSError as exc:
                 if exc.errno not in (errno.EPERM, errno.ENOTSUP):
                     raise
+
+    def _set_xattrs(self, xattrs: dict, fd: int | None, name: str | None,
+                    dir_fd: int | None) -> None:
+        """Set what the file system and this user allow; one warning for what was not."""
+        own = fd if fd is not None else os.open(
+            name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        refused = []
+        try:
+            for key, value in xattrs.items():
+                try:
+                    os.setxattr(own, os.fsdecode(key), value)
+                except OSError as exc:
+                    refused.append(f"{os.fsdecode(key)} ({exc.strerror})")
+        finally:
+            if fd is None:
+                os.close(own)
+        if refused:
+            self._warn(f"{name or 'a file'}: extended attributes not restored: "
+                       + ", ".join(refused))
 
     def _skip_data(self) -> None:
         while self.session.next_message()["t"] != "eof":
