@@ -72,8 +72,22 @@ class Dash:
     problems: list = field(default_factory=list)
 
     def open(self, route: str = "") -> None:
-        self.page.goto(f"{self.base}/#/{route}" if route else f"{self.base}/")
-        self.page.wait_for_selector("main h1", timeout=FAST)
+        """Go to ``route`` and wait until the dashboard has shown the page it leads to
+        (``main[data-shown]`` counts the pages shown: a change of the address's ``#`` part
+        keeps the document, and its old page, until the new one is shown)."""
+        url = f"{self.base}/#/{route}" if route else f"{self.base}/"
+        shown = self.page.evaluate(
+            "document.getElementById('main')?.dataset.shown || '0'") if \
+            self.page.url.startswith(self.base) else "0"
+        if self.page.url == url:
+            self.page.reload()
+            shown = "0"
+        else:
+            self.page.goto(url)
+        # polled from here: wait_for_function would eval, which the page's policy refuses
+        wait_for(f"the page {route!r}", lambda: int(self.page.evaluate(
+            "document.getElementById('main')?.dataset.shown || '0'")) > int(shown),
+            FAST / 1000, every=0.05)
 
     def heading(self, text: str, timeout: int = FAST) -> None:
         self.page.get_by_role("heading", level=1, name=text).wait_for(timeout=timeout)

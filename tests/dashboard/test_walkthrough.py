@@ -152,4 +152,12 @@ def test_register_add_activate_back_up_browse_restore_download(system, new_dash,
         assert "etc/hosts" in names  # still selected from the other folder
         assert archive.extractfile("home/u/big.bin").read() == \
             (root / "home/u/big.bin").read_bytes()
+    download_form = page.locator("form", has=page.get_by_role("button", name="Download"))
+    assert download_form.locator(".form-message.error").count() == 0
+
+    # an error before the archive's first byte is the API's XML: shown in words
+    page.evaluate("fetch('api.php', {method: 'POST', body: new URLSearchParams("
+                  "{apiCALL: 'logout'})})")
+    page.get_by_role("button", name="Download").click()
+    download_form.get_by_text("Your session has ended; log in again.").wait_for(timeout=FAST)
     client.close()

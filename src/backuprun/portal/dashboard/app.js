@@ -103,6 +103,7 @@ async function show() {
         error instanceof ApiError ? errorWords(error) : String(error)),
       h("p", {}, h("a", {href: "#/services"}, "Back to the services")));
   }
+  main.dataset.shown = String(Number(main.dataset.shown || 0) + 1);  // pages shown so far
   const heading = main.querySelector("h1");
   document.title = `${heading ? heading.textContent : "Dashboard"} · BackupRun`;
   (heading || main).setAttribute("tabindex", "-1");

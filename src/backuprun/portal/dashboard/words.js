@@ -79,10 +79,12 @@ export function alerts(nAlerts) {
   const n = Number(nAlerts) || 0;
   const errors = Math.floor(n / 1000), warnings = n % 1000;
   const parts = [];
-  if (errors) parts.push(`${errors} error${errors === 1 ? "" : "s"}`);
-  if (warnings) parts.push(`${warnings} warning${warnings === 1 ? "" : "s"}`);
+  if (errors) parts.push(count(errors, "error"));
+  if (warnings) parts.push(count(warnings, "warning"));
   return {words: parts.join(", ") || "No alerts", tone: errors ? "error" : warnings ? "warn" : "ok"};
 }
+
+export const count = (n, word) => `${n} ${word}${Number(n) === 1 ? "" : "s"}`;
 
 export function bytes(value) {
   let n = Number(value) || 0;

@@ -7,7 +7,7 @@ import {field, formMessage, onSubmit, say} from "../forms.js";
 import {every} from "../poll.js";
 import * as services from "../services.js";
 import * as tasklog from "../tasklog.js";
-import {FINAL_STATES, TASK_TYPES, bytes, errorWords, taskState} from "../words.js";
+import {FINAL_STATES, TASK_TYPES, bytes, count, errorWords, taskState} from "../words.js";
 
 export async function page(ctx) {
   const id = ctx.params.id;
@@ -25,7 +25,7 @@ export async function page(ctx) {
     replace(progress,
       h("p", {}, `${TASK_TYPES[task.type] || "Task"}: `, badge(state)),
       !final && h("progress", {"aria-label": "Backup in progress"}),
-      h("p", {class: "counts"}, `${task.files} files, ${bytes(task.bytes)} seen, ` +
+      h("p", {class: "counts"}, `${count(task.files, "file")}, ${bytes(task.bytes)} seen, ` +
                                 `${bytes(task.bytes_read)} of changed data read`));
   };
   const follow = (taskId) => {
@@ -84,7 +84,9 @@ export async function page(ctx) {
     first && h("p", {}, "With the agent installed and running on the server, start the " +
                         "first backup: it copies everything, later ones only what changed."),
     h("section", {class: "card"}, h("p", {class: "actions"}, run), runError, progress, outcome),
-    !ctx.user.subuser && agent.readonly !== "1" && await policy(id));
+    !ctx.user.subuser && agent.readonly !== "1" && await policy(id).catch((error) =>
+      h("section", {class: "card"}, h("h2", {}, "Schedule and retention"),
+        h("p", {class: "form-message warn"}, errorWords(error)))));
 }
 
 async function policy(id) {

@@ -5,10 +5,10 @@
 // downloads, never held in the page).
 import {ENDPOINT, call, parseAnswer, timezoneOffset} from "../api.js";
 import {badge, h, replace} from "../dom.js";
-import {checkbox, field, formMessage, onSubmit, say, showError} from "../forms.js";
+import {checkbox, clearErrors, field, formMessage, onSubmit, say, showError} from "../forms.js";
 import {every} from "../poll.js";
 import * as services from "../services.js";
-import {FINAL_STATES, bytes, errorWords, taskState} from "../words.js";
+import {FINAL_STATES, bytes, count, errorWords, taskState} from "../words.js";
 
 export async function page(ctx) {
   const id = ctx.params.id;
@@ -25,7 +25,7 @@ export async function page(ctx) {
   }
   const state = {point: points[0].id, path: "/", selected: new Set()};
   const pointSelect = h("select", {name: "recoverypoint_id"}, points.map((p) =>
-    h("option", {value: p.id}, `${p.created} — ${p.files} files, ${bytes(p.bytes)}`)));
+    h("option", {value: p.id}, `${p.created} — ${count(p.files, "file")}, ${bytes(p.bytes)}`)));
   const crumbs = h("nav", {class: "crumbs", "aria-label": "Folder"});
   const listing = h("div", {class: "table-wrap"});
   const chosen = h("p", {role: "status", "aria-live": "polite", class: "chosen"});
@@ -105,7 +105,7 @@ export async function page(ctx) {
       if (task.taskexecutioncontextid !== taskId) return true;
       const final = FINAL_STATES.includes(task.taskstate);
       replace(restoreProgress, h("p", {}, "Restore: ", badge(taskState(task.taskstate)),
-        ` ${task.files} files, ${bytes(task.bytes)} written. `,
+        ` ${count(task.files, "file")}, ${bytes(task.bytes)} written. `,
         final && h("a", {href: `#/services/${id}/tasks/${taskId}`}, "Its log")));
       if (final) ctx.announce(`The restore ${taskState(task.taskstate).words.toLowerCase()}.`);
       return !final;
@@ -133,14 +133,18 @@ export async function page(ctx) {
       h("input", {type: "hidden", name: "service_id", value: id}),
       h("input", {type: "hidden", name: "recoverypoint_id", value: state.point}),
       [...state.selected].map((p) => h("input", {type: "hidden", name: "path[]", value: p})));
+    sent = true;
     say(downloadForm, "The download starts in a moment; your browser saves the archive.");
   });
-  frame.addEventListener("load", () => {  // only an error answer loads into the frame
-    const text = frame.contentDocument?.documentElement?.outerHTML;
-    if (!text) return;
+  let sent = false;
+  frame.addEventListener("load", () => {  // an archive is saved; only an error loads here
+    const answer = frame.contentDocument;
+    if (!sent || answer?.documentElement?.nodeName !== "response") return;
+    sent = false;
     try {
-      parseAnswer(new XMLSerializer().serializeToString(frame.contentDocument));
+      parseAnswer(new XMLSerializer().serializeToString(answer));
     } catch (error) {
+      clearErrors(downloadForm);
       showError(downloadForm, error, "");
     }
   });

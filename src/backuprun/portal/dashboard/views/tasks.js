@@ -4,7 +4,7 @@ import {badge, h, replace} from "../dom.js";
 import {every} from "../poll.js";
 import * as services from "../services.js";
 import * as tasklog from "../tasklog.js";
-import {FINAL_STATES, TASK_TYPES, bytes, taskState} from "../words.js";
+import {FINAL_STATES, TASK_TYPES, bytes, count, taskState} from "../words.js";
 
 export async function history(ctx) {
   const id = ctx.params.id;
@@ -21,7 +21,7 @@ export async function history(ctx) {
       h("td", {}, badge(taskState(t.state))),
       h("td", {class: "nowrap"}, t.finished || "–"),
       h("td", {}, String(t.files)), h("td", {}, bytes(t.bytes)),
-      h("td", {}, `${t.errors} errors, ${t.warnings} warnings`)))
+      h("td", {}, `${count(t.errors, "error")}, ${count(t.warnings, "warning")}`)))
       : h("tr", {}, h("td", {colspan: 6}, "No task has run yet.")));
   };
   render(agent.history);
