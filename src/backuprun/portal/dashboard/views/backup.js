@@ -53,7 +53,7 @@ export async function page(ctx) {
     replace(outcome,
       h("p", {class: `form-message ${state === "FINISHED" && !notable.length ? "ok"
         : state === "ERROR" ? "error" : "warn"}`}, words),
-      notable.length && tasklog.table(notable, "What went wrong"),
+      notable.length > 0 && tasklog.table(notable, "What went wrong"),
       h("p", {class: "actions"},
         h("a", {href: `#/services/${id}/tasks/${taskId}`, class: "button"}, "The whole log"),
         state === "FINISHED" && h("a", {href: `#/services/${id}/restore`, class: "button"},
