@@ -1,7 +1,7 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright, against
 a real ``backuprun serve`` (``tests/e2e/conftest.py`` starts it, and real agents).
 
-- ``browser`` (session): Chromium, or a skip naming ``scripts/test-tools`` (a failure under
+- ``browser`` (module): Chromium, or a skip naming ``scripts/test-tools`` (a failure under
   CI: the tests are marked ``browser``, see ``tests/hygiene.py``).
 - ``dash``: a fresh browser context (its own cookies) on the module's ``system``, as a
   :class:`Dash`: ``open``, ``axe`` (no serious or critical violation), ``shot``. A page
@@ -37,8 +37,10 @@ SLOW = 120_000  # ms: what waits for a backup server or an agent
 
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Per module: while Playwright's sync API runs, this thread's asyncio loop counts as
+    running, and the other packages' tests call ``asyncio.run``."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
