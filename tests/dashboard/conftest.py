@@ -109,6 +109,9 @@ class Dash:
               nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5)}))""")
         serious = [v for v in found if v["impact"] in SERIOUS]
         assert serious == [], f"{what}: {serious}"
+        if os.environ.get("BACKUPRUN_AXE_REPORT") == "1":  # the lesser ones, to read (-s)
+            print(f"\naxe, {what}: " + ("; ".join(
+                f"{v['impact']} {v['id']} {v['nodes'][:2]}" for v in found) or "none"))
         return found
 
     def shot(self, name: str) -> None:
