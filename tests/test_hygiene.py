@@ -60,3 +60,16 @@ def test_a_leak_is_named(tmp_path: Path) -> None:
     assert p.returncode == 1 and "TEMPORARY FILES LEFT BEHIND" in p.stdout, p.stdout
     assert "leak-" in p.stdout
     assert list(system_tmp.iterdir()) == []
+
+
+def test_in_ci_a_skipped_browser_test_fails(tmp_path: Path) -> None:
+    """The dashboard's browser tests need Chromium and axe-core (scripts/test-tools): under
+    CI a missing browser is a failure, not a skip."""
+    body = ("import pytest\n\n@pytest.mark.browser\ndef test_needs_chromium():\n"
+            "    pytest.skip('chromium is not installed')\n")
+    p, _ = _run(tmp_path, ci=True, body=body)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "CI must run every browser test" in p.stdout
+    (tmp_path / "local").mkdir()
+    p, _ = _run(tmp_path / "local", ci=False, body=body)
+    assert p.returncode == 0 and "SERVER TESTS SKIPPED" in p.stdout, p.stdout

@@ -160,3 +160,67 @@ def test_logout(api):
     assert_shape(answer, DOC_OK)
     assert not api.is_logged_in()
     api.call("logout").ok()  # logging out twice is harmless
+
+
+DOC_USER_DATA = """<response>
+  <status value="ok"></status>
+  <user>
+    <name value="John Doe"></name>
+    <email value="id@email.com"></email>
+    <special_locations value="0"></special_locations>
+    <subuser value="0"></subuser>
+    <fixed-phone value=""></fixed-phone>
+    <mobile value="+40 700 000 000"></mobile>
+    <mobile2 value=""></mobile2>
+    <notify value="1"></notify>
+    <notify_email value=""></notify_email>
+  </user>
+</response>"""
+DOC_CONTACTS = """<response>
+  <status value="ok"></status>
+  <contact id="20" email="ops@email.com" name="Ops" role="4" telephone="" mobile2=""
+           fixedphone=""></contact>
+</response>"""
+
+
+def test_get_user_data_reads_back_update_user_data(api, new_api):
+    """getUserData (ours, docs/api.md) answers what updateUserData wrote, under its names."""
+    email = api.new_account()
+    answer = api.call("getUserData").ok()
+    assert_shape(answer, DOC_USER_DATA)
+    assert answer.root.find("user/email").get("value") == email
+    assert answer.root.find("user/notify").get("value") == "1"
+    api.call("updateUserData", mobile="0722", notify="0", notify_email="n@example.com",
+             **{"fixed-phone": "55"}).ok()
+    user = api.call("getUserData").ok().root.find("user")
+    values = {child.tag: child.get("value") for child in user}
+    assert values["mobile"] == "0722" and values["fixed-phone"] == "55"
+    assert values["notify"] == "0" and values["notify_email"] == "n@example.com"
+    assert values["subuser"] == "0"
+    sub_email = unique_email("sub")
+    api.add_contact(sub_email)
+    sub = new_api()
+    sub.login(sub_email).ok()
+    assert sub.call("getUserData").ok().root.find("user/subuser").get("value") == "1"
+    new_api().call("getUserData").fails("not_logged_in")
+
+
+def test_get_contacts_lists_the_accounts_subusers(api, new_api):
+    api.new_account()
+    assert api.call("getContacts").ok().root.findall("contact") == []
+    first = api.add_contact(unique_email("a"), name="First", telephone="0722",
+                            Mobile2="0733", FixedPhone="021")
+    second_email = unique_email("b")
+    second = api.add_contact(second_email, name="Second")
+    answer = api.call("getContacts").ok()
+    contacts = answer.root.findall("contact")
+    assert [c.get("id") for c in contacts] == [str(first), str(second)]
+    assert shape(contacts[0]) == shape(ElementTree.fromstring(DOC_CONTACTS).find("contact"))
+    assert (contacts[0].get("telephone"), contacts[0].get("mobile2"),
+            contacts[0].get("fixedphone"), contacts[0].get("role")) == ("0722", "0733", "021", "4")
+    sub = new_api()
+    sub.login(second_email).ok()
+    sub.call("getContacts").fails("not_allowed")
+    other = new_api()
+    other.new_account()
+    assert other.call("getContacts").ok().root.findall("contact") == []

@@ -37,3 +37,15 @@ def test_every_task_message_key_is_documented():
     text = (DOCS / "api.md").read_text()
     for key, (level, _) in CATALOG.items():
         assert f"| `{key}` | {level} |" in text, key
+
+
+def test_the_dashboard_page_shows_every_screenshot_the_tests_make():
+    import re
+
+    from tests.dashboard.conftest import SCREENSHOTS
+
+    text = (DOCS / "dashboard.md").read_text()
+    shown = set(re.findall(r"\]\(screenshots/([\w-]+)\.png\)", text))
+    assert shown == set(SCREENSHOTS)
+    for name in SCREENSHOTS:
+        assert (DOCS / "screenshots" / f"{name}.png").is_file(), name

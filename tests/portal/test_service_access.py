@@ -97,3 +97,13 @@ def test_who_sees_what(world):
     assert agents(callers["unassigned"]) == {}
     assert list(agents(callers["other"])) == [theirs]
     assert callers["anonymous"].call("getStatus").error == "not_logged_in"
+
+
+def test_get_status_names_the_assigned_subuser_to_the_owner_only(world):
+    callers, number, _ = world
+    assigned = callers["owner"].call("getContacts").ok().root.find("contact").get("id")
+    assert agents(callers["owner"])[number]["subuser_id"] == assigned
+    assert agents(callers["assigned"])[number]["subuser_id"] == ""
+    callers["owner"].call("editService", sc_id=number, service_action="set_subuser",
+                          service_type="custom", subuser_id="0").ok()
+    assert agents(callers["owner"])[number]["subuser_id"] == "0"

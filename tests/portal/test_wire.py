@@ -22,11 +22,18 @@ def test_wrong_method_is_405(http, portal, method):
     Answer(response).fails("method_not_allowed", http=405)
 
 
-@pytest.mark.parametrize("path", ["/", "/api", "/api.php/", "/api.php/x", "/index.php"])
+@pytest.mark.parametrize("path", ["/api", "/api.php/", "/api.php/x", "/index.php"])
 def test_wrong_path_is_404(http, portal, path):
     response = http.post(portal.url + path, data={"apiCALL": "login"})
     Answer(response).fails("not_found", http=404)
     assert "location" not in response.headers  # never a redirect
+
+
+def test_the_dashboard_is_not_the_api(http, portal):
+    """``/`` is the dashboard's page (docs/dashboard.md): a post there is a wrong method."""
+    response = http.post(portal.url + "/", data={"apiCALL": "login"})
+    Answer(response).fails("method_not_allowed", http=405)
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD"}
 
 
 def test_head_is_405_in_xml(http, portal):

@@ -1,4 +1,5 @@
-"""The portal's Starlette application: ``POST /api.php``, the password reset page
+"""The portal's Starlette application: ``POST /api.php``, the dashboard (``GET /`` and
+``/dashboard/...``, see ``pages.dashboard``), the password reset page
 (``GET /reset-password``, see ``pages``), and installing an agent (``GET /agent/install``,
 ``/agent/install.sh``, ``/agent/wheels/``, see ``pages.agent``).
 
@@ -34,6 +35,7 @@ from backuprun.config import Settings
 from backuprun.portal import db as database
 from backuprun.portal import forms, pages, wire
 from backuprun.portal.pages import agent as agent_pages
+from backuprun.portal.pages import dashboard
 from backuprun.portal.accounts.service import AccountService
 from backuprun.portal.calls import CALLS, Call, Fields
 from backuprun.portal.calls.base import Services
@@ -133,6 +135,8 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
 
     app = Starlette(
         routes=[Route("/api.php", api, methods=["POST"]),
+                Route("/", dashboard.index, methods=["GET"]),
+                Route("/dashboard/{name:path}", dashboard.asset, methods=["GET"]),
                 Route("/reset-password", pages.reset_password, methods=["GET"]),
                 Route("/agent/install", agent_pages.install_page, methods=["GET"]),
                 Route("/agent/install.sh", agent_pages.install_script, methods=["GET"]),

@@ -152,7 +152,23 @@ class AccountService:
             await self._flush(db)
         return account
 
+    async def own_account(self, caller: Caller) -> Account:
+        """The caller's account as stored now (what ``getUserData`` answers)."""
+        async with self.db() as db:
+            account = await db.get(Account, caller.account.id)
+        if account is None:
+            raise PortalError(ErrorCode.NOT_LOGGED_IN)
+        return account
+
     # -- subusers (contacts) ---------------------------------------------------------------
+
+    async def contacts(self, caller: Caller) -> list[Account]:
+        """The caller's subusers, by id (a main account's only)."""
+        parent = self._main_account(caller)
+        async with self.db() as db:
+            found = await db.scalars(select(Account).where(
+                Account.parent_id == parent.id).order_by(Account.id))
+            return list(found)
 
     async def add_contact(self, caller: Caller, *, email: str | None, name: str | None,
                           password: str | None, role: int, fixed_phone: str | None = None,

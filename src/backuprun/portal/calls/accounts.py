@@ -2,7 +2,9 @@
 
 Field names are the document's, including its mixed spellings: ``addContact`` and
 ``updateContactData`` take ``FixedPhone``, ``Mobile2`` and ``telephone``; ``updateUserData``
-takes ``fixed-phone``, ``mobile`` and ``mobile2``. In the update calls an empty ``password``
+takes ``fixed-phone``, ``mobile`` and ``mobile2``. Calls of ours that read what those write
+(``getUserData``, ``getContacts``, which the dashboard needs) answer under the same names,
+attribute names lower case as on the rest of the wire. In the update calls an empty ``password``
 means "unchanged" (a form that always posts every field).
 """
 
@@ -77,6 +79,27 @@ async def update_user_data(call: Call) -> Answer:
     return Answer()
 
 
+@login_required
+async def get_user_data(call: Call) -> Answer:
+    account = await call.services.accounts.own_account(call.logged_in)
+    values = {"name": account.name, "email": account.email,
+              "special_locations": account.special_locations,
+              "subuser": account.is_subuser, "fixed-phone": account.fixed_phone,
+              "mobile": account.mobile, "mobile2": account.mobile2, "notify": account.notify,
+              "notify_email": account.notify_email}
+    return Answer([element("user", children=[element(name, {"value": value})
+                                             for name, value in values.items()])])
+
+
+@login_required
+async def get_contacts(call: Call) -> Answer:
+    contacts = await call.services.accounts.contacts(call.logged_in)
+    return Answer([element("contact", {
+        "id": c.id, "email": c.email, "name": c.name, "role": c.role,
+        "telephone": c.mobile, "mobile2": c.mobile2, "fixedphone": c.fixed_phone})
+        for c in contacts])
+
+
 async def recover_password(call: Call) -> Answer:
     await call.services.accounts.recover_password(call.fields.get("email"), call.address)
     return Answer()
@@ -96,6 +119,8 @@ CALLS: dict[str, Handler] = {
     "updateContactData": update_contact_data,
     "removeContact": remove_contact,
     "updateUserData": update_user_data,
+    "getUserData": get_user_data,
+    "getContacts": get_contacts,
     "recoverPassword": recover_password,
     "resetPassword": reset_password,
     "logout": logout,

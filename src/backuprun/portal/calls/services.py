@@ -2,8 +2,9 @@
 
 Answers follow the document's examples attribute for attribute and in their order
 (:data:`ADD_ATTRIBUTES` for ``addService``/``activateAgent``, :data:`STATUS_ATTRIBUTES`
-for ``getStatus``); ``getStatus`` adds one attribute of ours after them, ``create_error``
-(why provisioning is stuck, empty while it is not). Values come from what the backup server
+for ``getStatus``); ``getStatus`` adds attributes of ours after them, ``create_error``
+(why provisioning is stuck, empty while it is not) and ``subuser_id`` (the subuser the
+service is assigned to, 0 for none; empty for a subuser). Values come from what the backup server
 saw (its tasks: ``status``, ``running``, ``n_alerts``, ``alert_history``, ``ostype``...);
 those no feature sets yet (cPanel, MySQL, MSSQL, Exchange) are 0 or empty, never invented.
 """
@@ -33,6 +34,7 @@ STATUS_ATTRIBUTES = (
     "create_status", "status_min_ok", "startup_ok", "activation_hint", "serverurl",
     "serverhostname", "serverip", "username", "password", "location", "location_id",
     "first_backup_try", "service_configured", "restricted", "maintenance", "create_error",
+    "subuser_id",
 )
 SERVICE_ACTIONS = ("terminate", "set_subuser")
 
@@ -72,6 +74,7 @@ def agent_values(view: ServiceView, caller: Caller, offset_minutes: int = 0) -> 
         "service_configured": service.service_configured,
         "restricted": service.restricted, "maintenance": service.maintenance,
         "create_error": state.error if owner else "",
+        "subuser_id": (service.subuser_id or 0) if owner else "",
     }
 
 
