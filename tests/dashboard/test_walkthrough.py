@@ -12,8 +12,7 @@ import pytest
 
 from tests.dashboard.conftest import (FAST, SLOW, PASSWORD, add_service, api_client, log_in,
                                       register, service_of)
-from tests.e2e.conftest import free_port
-from tests.e2e.test_backup import make_tree
+from tests.e2e.conftest import free_port, make_tree
 
 pytestmark = pytest.mark.browser
 
