@@ -9,7 +9,9 @@ style: ``getRecoveryPoints``, ``browseRecoveryPoint``, ``restoreFiles``, ``downl
   with its ``<server>`` and ``<task first_backup_try service_configured taskstate>``; the
   task element adds ours after them: ``taskexecutioncontextid``, ``type``, ``files``,
   ``bytes``, ``bytes_read``. No task yet: ``taskstate`` is empty.
-- ``getTaskDetailById`` answers ``<task>`` with one ``<message>`` per log line, in order.
+- ``getTaskDetailById`` answers ``<task>`` with one ``<message>`` per log line, in order;
+  the element carries attributes of ours: the task's id, ``type``, ``taskstate`` and its
+  service's ``service_id``.
 - Times are the document's ``YYYY-MM-DD HH:MM:SS``, shifted by ``timezoneOffset`` (minutes,
   as a browser reports it) where the call takes one, UTC otherwise.
 """
@@ -84,7 +86,10 @@ async def get_task_detail_by_id(call: Call) -> Answer:
             "messagekeyparameters": json.dumps(params), "messagelevel": m["level"],
             "messagestring": m["text"], "messagetime": wire_time(m["at"], offset)},
             [element("messagekeyparameter", {"value": p}) for p in params]))
-    return Answer([element("task", children=lines)])
+    task = found["task"]
+    return Answer([element("task", {
+        "taskexecutioncontextid": task["taskExecutionContextId"], "type": task["type"],
+        "taskstate": task["state"], "service_id": found["wire_service_id"]}, lines)])
 
 
 # -- restore: our calls, in the document's style ------------------------------------------
