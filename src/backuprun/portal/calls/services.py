@@ -146,9 +146,10 @@ async def edit_service(call: Call) -> Answer:
 
 @login_required
 async def get_status(call: Call) -> Answer:
+    offset = call.fields.timezone_offset()
     views = await call.services.services.list(call.logged_in)
-    agents = [agent_element(v, call.logged_in, STATUS_ATTRIBUTES, server_ip=True)
-              for v in views]
+    agents = [agent_element(v, call.logged_in, STATUS_ATTRIBUTES, server_ip=True,
+                            offset_minutes=offset) for v in views]
     return Answer([element("account", children=agents)])
 
 
