@@ -131,3 +131,25 @@ def test_two_services_of_one_location_back_up_at_once(system, tmp_path):
     ids = first.run_backup(), second.run_backup()
     assert first.wait_task(ids[0])["state"] == "FINISHED"
     assert second.wait_task(ids[1])["state"] == "FINISHED"
+
+
+def test_what_clients_read_back(system, tmp_path):
+    """getLocations, getStatus's encrypt, getTaskDetailById's task attributes, getPolicy's
+    next run."""
+    client, service, _, _ = system.protected(tmp_path, encrypt=True)
+    locations = client.call("getLocations").ok().root.findall("location")
+    assert [(loc.get("id"), loc.get("special")) for loc in locations] == \
+        [("527", "0"), ("528", "0"), ("529", "0"), ("530", "0")]
+    (agent,) = [a for a in client.call("getStatus").ok().root.iter("agent")
+                if a.get("service_id") == service.wire_id]
+    assert agent.get("encrypt") == "1"
+    task_id = service.run_backup()
+    service.wait_task(task_id)
+    task = client.call("getTaskDetailById", taskExecutionContextId=task_id).ok().root.find("task")
+    assert (task.get("taskexecutioncontextid"), task.get("type"), task.get("taskstate"),
+            task.get("service_id")) == (task_id, "backup", "FINISHED", service.wire_id)
+    policy = client.call("getPolicy", service_id=service.wire_id).ok().root.find("policy")
+    assert policy.get("schedule") == "daily" and policy.get("next_run")
+    policy = client.call("setPolicy", service_id=service.wire_id,
+                         schedule="manual").ok().root.find("policy")
+    assert policy.get("next_run") == ""

@@ -15,6 +15,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from backuprun.sqlutil import NAMING, UTCDateTime
 
 
+# BsService.create_status: the walk's steps 0..5, then these (the API document's values)
+CONFIGURED, READY, CHANGING, TERMINATED = 0, 10, -1, -4
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

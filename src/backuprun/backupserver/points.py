@@ -16,8 +16,7 @@ from sqlalchemy import select
 
 from backuprun.backupserver import tasklog
 from backuprun.backupserver.client import BackupServerError
-from backuprun.backupserver.models import BsDiskSafe, BsService, BsTask
-from backuprun.backupserver.walk import READY, TERMINATED
+from backuprun.backupserver.models import READY, TERMINATED, BsDiskSafe, BsService, BsTask
 from backuprun.disksafe import export
 from backuprun.disksafe.errors import (DiskSafeError, InvalidPath, PathNotFound, PointNotFound,
                                        SafeLocked)

@@ -2,7 +2,7 @@
 
 A schedule is ``manual`` (only ``runPolicy``), ``hourly``, ``daily``, ``weekly`` or
 ``every N`` with a unit, ``s``, ``m``, ``h`` or ``d`` (``every 30m``). The first scheduled
-backup comes one interval after the policy is first seen by the scheduler; each run sets
+backup comes one interval after the policy was made or its schedule changed; each run sets
 the next one interval later. Several hosts may look at once: a policy's next run is moved
 with a compare-and-set, so exactly one of them queues the backup (and a backup already
 under way is never doubled, see ``BackupServer.run_policy``).
@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from backuprun.backupserver.client import BackupServerError
-from backuprun.backupserver.models import BsPolicy, BsService
-from backuprun.backupserver.walk import READY
+from backuprun.backupserver.models import READY, BsPolicy, BsService
 from backuprun.sqlutil import utcnow
 
 if TYPE_CHECKING:
@@ -30,6 +29,12 @@ NAMED = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400}
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"every\s+(\d+)\s*([smhd])")
 MIN_SECONDS = 1
+
+
+def first_run(schedule: str):
+    """When a policy given ``schedule`` now first runs (None for ``manual``)."""
+    interval = interval_of(schedule)
+    return None if interval is None else utcnow() + timedelta(seconds=interval)
 
 
 def interval_of(schedule: str) -> int | None:
@@ -77,7 +82,7 @@ def set_policy(server: "BackupServer", service_id: int, schedule: str | None,
         policy = _policy(db, server, service_id, lock=True)
         if schedule is not None:
             policy.schedule = schedule.strip().lower()
-            policy.next_run_at = None
+            policy.next_run_at = first_run(policy.schedule)
         if keep_last is not None:
             policy.keep_last = keep_last
         if excludes is not None:

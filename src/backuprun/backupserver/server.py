@@ -17,6 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from backuprun.backupserver.client import BackupServerError, ServiceSpec, ServiceState
 from backuprun.backupserver.locations import Location
 from backuprun.backupserver.models import (
+    CHANGING,
+    CONFIGURED,
+    READY,
+    TERMINATED,
     BsAgent,
     BsDiskSafe,
     BsPolicy,
@@ -29,7 +33,7 @@ from backuprun.backupserver.models import (
 from backuprun.backupserver import points, schedule, tasklog
 from backuprun.backupserver.secrets import SecretBox
 from backuprun.backupserver.tasklog import QUEUED
-from backuprun.backupserver.walk import CHANGING, CONFIGURED, READY, TERMINATED, Walk
+from backuprun.backupserver.walk import Walk
 from backuprun.sqlutil import utcnow
 
 

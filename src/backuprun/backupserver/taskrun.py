@@ -20,9 +20,9 @@ from sqlalchemy import select, update
 from backuprun.backupserver import agentlink, points, tasklog
 from backuprun.backupserver.client import BackupServerError
 from backuprun.backupserver.locations import identity_of
-from backuprun.backupserver.models import BsAgent, BsDiskSafe, BsPolicy, BsService, BsTask
+from backuprun.backupserver.models import (CHANGING, READY, TERMINATED, BsAgent, BsDiskSafe,
+                                           BsPolicy, BsService, BsTask)
 from backuprun.backupserver.tasklog import CANCELLED, ERROR, RUNNING, TaskLog
-from backuprun.backupserver.walk import CHANGING, READY, TERMINATED
 from backuprun.disksafe.errors import SafeLocked
 from backuprun.disksafe.lock import Lock
 from backuprun.disksafe.repository import Repository

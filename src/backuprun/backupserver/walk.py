@@ -33,6 +33,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backuprun.backupserver.models import (
+    CHANGING,
+    READY,
+    TERMINATED,
     BsAgent,
     BsDiskSafe,
     BsPolicy,
@@ -41,6 +44,7 @@ from backuprun.backupserver.models import (
     BsVolume,
     BsWalkStep,
 )
+from backuprun.backupserver.schedule import first_run
 from backuprun.disksafe.errors import SafeExists, SafeNotFound, WrongPassword
 from backuprun.disksafe.repository import Repository
 from backuprun.sqlutil import utcnow
@@ -51,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONFIGURED, READY, CHANGING, TERMINATED = 0, 10, -1, -4
 DEFAULT_POLICY = {"name": "Default", "schedule": "daily", "keep_last": 7}
 PAUSE_ENV = "BACKUPRUN_TEST_WALK_PAUSE"  # tests only: seconds to pause before each step
 
@@ -164,7 +167,8 @@ class Walk:
         if db.scalar(select(BsPolicy.id).where(BsPolicy.service_id == row.service_id)):
             return
         db.add(BsPolicy(service_id=row.service_id, enabled=True, excludes="",
-                        created_at=utcnow(), **DEFAULT_POLICY))
+                        created_at=utcnow(), next_run_at=first_run(DEFAULT_POLICY["schedule"]),
+                        **DEFAULT_POLICY))
 
     # -- the disk safe ---------------------------------------------------------------------
 

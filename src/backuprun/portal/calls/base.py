@@ -22,6 +22,9 @@ class Services:
     services: ServiceManager
 
 
+MAX_TIMEZONE_OFFSET = 24 * 60
+
+
 class Fields:
     """The request's form fields, read the way the API document means them."""
 
@@ -71,6 +74,20 @@ class Fields:
         if value in ("0", "-1"):
             return int(value)
         return self.identifier(name)
+
+    def timezone_offset(self) -> int:
+        """``timezoneOffset``: minutes, as a browser reports them (120: two hours behind
+        UTC); absent means 0."""
+        value = (self.get("timezoneOffset") or "0").strip()
+        try:
+            minutes = int(value)
+        except ValueError:
+            minutes = MAX_TIMEZONE_OFFSET + 1
+        if abs(minutes) > MAX_TIMEZONE_OFFSET:
+            raise PortalError(ErrorCode.INVALID_FIELD, "timezoneOffset",
+                              "timezoneOffset is a number of minutes, as a browser reports "
+                              "it (-1440 to 1440).")
+        return minutes
 
     def choice(self, name: str, allowed: Mapping[str, int], default: int) -> int:
         value = (self.get(name) or "").strip()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from backuprun.portal.calls.base import Answer, Call, Handler, login_required
-from backuprun.portal.calls.tasks import timezone_offset
 from backuprun.portal.errors import ErrorCode, PortalError
 from backuprun.portal.wire import element, wire_time
 
@@ -18,7 +17,7 @@ def policy_element(policy: dict, offset: int) -> object:
 
 @login_required
 async def get_policy(call: Call) -> Answer:
-    offset = timezone_offset(call.fields)
+    offset = call.fields.timezone_offset()
     policy = await call.services.services.policy(call.logged_in, call.fields.get("service_id"))
     return Answer([policy_element(policy, offset)])
 
@@ -26,7 +25,7 @@ async def get_policy(call: Call) -> Answer:
 @login_required
 async def set_policy(call: Call) -> Answer:
     f = call.fields
-    offset = timezone_offset(f)
+    offset = f.timezone_offset()
     keep = (f.get("keep_last") or "").strip()
     if keep and not (keep.isascii() and keep.isdigit() and len(keep) <= 6):
         raise PortalError(ErrorCode.INVALID_KEEP_LAST, "keep_last")

@@ -3,9 +3,9 @@
 Answers follow the document's examples attribute for attribute and in their order
 (:data:`ADD_ATTRIBUTES` for ``addService``/``activateAgent``, :data:`STATUS_ATTRIBUTES`
 for ``getStatus``); ``getStatus`` adds attributes of ours after them, ``create_error``
-(why provisioning is stuck, empty while it is not) and ``subuser_id`` (the subuser the
-service is assigned to, 0 for none; empty for a subuser). Values come from what the backup server
-saw (its tasks: ``status``, ``running``, ``n_alerts``, ``alert_history``, ``ostype``...);
+(why provisioning is stuck, empty while it is not), ``subuser_id`` (the subuser the
+service is assigned to, 0 for none; empty for a subuser) and ``encrypt`` (whether its disk
+safe is encrypted). Values come from what the backup server saw (its tasks: ``status``, ``running``, ``n_alerts``, ``alert_history``, ``ostype``...);
 those no feature sets yet (cPanel, MySQL, MSSQL, Exchange) are 0 or empty, never invented.
 """
 
@@ -34,7 +34,7 @@ STATUS_ATTRIBUTES = (
     "create_status", "status_min_ok", "startup_ok", "activation_hint", "serverurl",
     "serverhostname", "serverip", "username", "password", "location", "location_id",
     "first_backup_try", "service_configured", "restricted", "maintenance", "create_error",
-    "subuser_id",
+    "subuser_id", "encrypt",
 )
 SERVICE_ACTIONS = ("terminate", "set_subuser")
 
@@ -75,6 +75,7 @@ def agent_values(view: ServiceView, caller: Caller, offset_minutes: int = 0) -> 
         "restricted": service.restricted, "maintenance": service.maintenance,
         "create_error": state.error if owner else "",
         "subuser_id": (service.subuser_id or 0) if owner else "",
+        "encrypt": service.encrypt,
     }
 
 
@@ -145,10 +146,19 @@ async def edit_service(call: Call) -> Answer:
 
 @login_required
 async def get_status(call: Call) -> Answer:
+    offset = call.fields.timezone_offset()
     views = await call.services.services.list(call.logged_in)
-    agents = [agent_element(v, call.logged_in, STATUS_ATTRIBUTES, server_ip=True)
-              for v in views]
+    agents = [agent_element(v, call.logged_in, STATUS_ATTRIBUTES, server_ip=True,
+                            offset_minutes=offset) for v in views]
     return Answer([element("account", children=agents)])
+
+
+@login_required
+async def get_locations(call: Call) -> Answer:
+    """Ours: the locations this account may add a service in."""
+    return Answer([element("location", {"id": where.id, "name": where.name,
+                                        "hostname": where.hostname, "special": where.special})
+                   for where in call.services.services.offered_locations(call.logged_in)])
 
 
 CALLS: dict[str, Handler] = {
@@ -158,4 +168,5 @@ CALLS: dict[str, Handler] = {
     "setServiceConfigured": set_service_configured,
     "editService": edit_service,
     "getStatus": get_status,
+    "getLocations": get_locations,
 }

@@ -9,7 +9,9 @@ style: ``getRecoveryPoints``, ``browseRecoveryPoint``, ``restoreFiles``, ``downl
   with its ``<server>`` and ``<task first_backup_try service_configured taskstate>``; the
   task element adds ours after them: ``taskexecutioncontextid``, ``type``, ``files``,
   ``bytes``, ``bytes_read``. No task yet: ``taskstate`` is empty.
-- ``getTaskDetailById`` answers ``<task>`` with one ``<message>`` per log line, in order.
+- ``getTaskDetailById`` answers ``<task>`` with one ``<message>`` per log line, in order;
+  the element carries attributes of ours: the task's id, ``type``, ``taskstate`` and its
+  service's ``service_id``.
 - Times are the document's ``YYYY-MM-DD HH:MM:SS``, shifted by ``timezoneOffset`` (minutes,
   as a browser reports it) where the call takes one, UTC otherwise.
 """
@@ -25,20 +27,6 @@ from backuprun.portal.errors import ErrorCode, PortalError
 from backuprun.portal.wire import element, wire_time
 
 BACKUP_STATUS_ATTRIBUTES = STATUS_ATTRIBUTES[:STATUS_ATTRIBUTES.index("create_error")]
-MAX_OFFSET = 24 * 60
-
-
-def timezone_offset(fields: Fields) -> int:
-    value = (fields.get("timezoneOffset") or "0").strip()
-    try:
-        minutes = int(value)
-    except ValueError:
-        raise PortalError(ErrorCode.INVALID_FIELD, "timezoneOffset",
-                          "timezoneOffset is a number of minutes, as a browser reports it "
-                          "(-840 to 720).") from None
-    if abs(minutes) > MAX_OFFSET:
-        raise PortalError(ErrorCode.INVALID_FIELD, "timezoneOffset")
-    return minutes
 
 
 def task_element(task: dict | None, first_backup_try: bool, service_configured: bool) -> object:
@@ -60,7 +48,7 @@ async def run_policy(call: Call) -> Answer:
 
 @login_required
 async def get_backup_status(call: Call) -> Answer:
-    offset = timezone_offset(call.fields)
+    offset = call.fields.timezone_offset()
     view = await call.services.services.backup_status(call.logged_in,
                                                       call.fields.get("service_id"))
     state = view.state
@@ -71,7 +59,7 @@ async def get_backup_status(call: Call) -> Answer:
 
 @login_required
 async def get_task_detail_by_id(call: Call) -> Answer:
-    offset = timezone_offset(call.fields)
+    offset = call.fields.timezone_offset()
     task_id = call.fields.required("taskExecutionContextId").strip()
     if len(task_id) > 64:
         raise PortalError(ErrorCode.TASK_NOT_FOUND, "taskExecutionContextId")
@@ -84,7 +72,10 @@ async def get_task_detail_by_id(call: Call) -> Answer:
             "messagekeyparameters": json.dumps(params), "messagelevel": m["level"],
             "messagestring": m["text"], "messagetime": wire_time(m["at"], offset)},
             [element("messagekeyparameter", {"value": p}) for p in params]))
-    return Answer([element("task", children=lines)])
+    task = found["task"]
+    return Answer([element("task", {
+        "taskexecutioncontextid": task["taskExecutionContextId"], "type": task["type"],
+        "taskstate": task["state"], "service_id": found["wire_service_id"]}, lines)])
 
 
 # -- restore: our calls, in the document's style ------------------------------------------
@@ -105,7 +96,7 @@ def _paths(fields: Fields) -> list[str]:
 
 @login_required
 async def get_recovery_points(call: Call) -> Answer:
-    offset = timezone_offset(call.fields)
+    offset = call.fields.timezone_offset()
     points = await call.services.services.recovery_points(call.logged_in,
                                                           call.fields.get("service_id"))
     return Answer([element("recoverypoint", {
@@ -116,7 +107,7 @@ async def get_recovery_points(call: Call) -> Answer:
 @login_required
 async def browse_recovery_point(call: Call) -> Answer:
     f = call.fields
-    offset = timezone_offset(f)
+    offset = f.timezone_offset()
     entries = await call.services.services.browse(
         call.logged_in, f.get("service_id"), f.required("recoverypoint_id").strip(),
         f.get("path") or "/")

@@ -1,10 +1,5 @@
-// The one place where the API's codes become words: states, levels, locations, install
+// The one place where the API's codes become words: states, levels, install
 // methods, and the errors the dashboard words differently from the server's message.
-
-export const LOCATIONS = [  // docs/api.md, "Service calls" (no call lists them)
-  {id: "527", name: "Washington"}, {id: "528", name: "Los Angeles"},
-  {id: "529", name: "Frankfurt"}, {id: "530", name: "Bucharest"},
-];
 
 export const TYPES = {"1": "Server", "3": "VDS"};
 

@@ -173,6 +173,11 @@ class ServiceManager:
                 service.subuser_id = subuser_id
             service.updated_at = utcnow()
 
+    def offered_locations(self, caller: Caller) -> list[Location]:
+        """The locations ``caller`` may add a service in (special ones only if allowed)."""
+        return [where for where in sorted(self.locations.values(), key=lambda w: w.id)
+                if not where.special or caller.account.special_locations]
+
     # -- tasks -------------------------------------------------------------------------------
 
     async def run_policy(self, caller: Caller, wire_id: str | None) -> dict:
@@ -200,8 +205,10 @@ class ServiceManager:
                 if exc.code == "unknown_task":
                     continue
                 raise
-            if found["service_id"] in services:
-                return found
+            service = services.get(found["service_id"])
+            if service is not None:
+                return {**found, "wire_service_id": rules.wire_service_id(service.kind,
+                                                                          service.id)}
         if unreachable is not None:  # it may be there
             log.warning("backup server: %s", unreachable.message)
             raise PortalError(ErrorCode.BACKUP_SERVER_UNAVAILABLE)

@@ -1,10 +1,10 @@
 // The add-service wizard: what to protect, where, and whether to encrypt, one step at a
 // time; addService at the end, then the activation page. An error of the API opens the step
 // of the field it names.
-import {call} from "../api.js";
+import {attributes, call} from "../api.js";
 import {h, uid} from "../dom.js";
 import {FieldError, checkbox, field, formMessage, onSubmit, showError} from "../forms.js";
-import {LOCATIONS, TYPES} from "../words.js";
+import {TYPES} from "../words.js";
 
 const STEP_OF = {type: 0, name: 0, agent: 1, agent_port: 1, location: 2, encrypt: 3,
                  password: 3, again: 3, understood: 3};
@@ -21,7 +21,9 @@ function radios(legend, name, options, checked) {
     h("p", {class: "field-error", id: `${name}-error`, hidden: true}));
 }
 
-export function wizard(ctx) {
+export async function wizard(ctx) {
+  const offered = [...(await call("getLocations")).querySelectorAll("location")]
+    .map(attributes);  // the account's: the special ones only where allowed
   const steps = [
     h("fieldset", {class: "step"}, h("legend", {}, "1. What to protect"),
       radios("Type", "type", Object.entries(TYPES).map(([v, w]) => [v, w]), "1"),
@@ -35,7 +37,7 @@ export function wizard(ctx) {
                            value: 1167, inputmode: "numeric"},
             {hint: "1167 unless you run the agent on another port."})),
     h("fieldset", {class: "step"}, h("legend", {}, "3. Where to keep the backups"),
-      radios("Location", "location", LOCATIONS.map((l) => [l.id, l.name]), "527")),
+      radios("Location", "location", offered.map((l) => [l.id, l.name]), offered[0]?.id)),
     h("fieldset", {class: "step"}, h("legend", {}, "4. Encryption"),
       checkbox("Encrypt this service's backups with a password of mine", {name: "encrypt"}),
       h("div", {class: "encryption", hidden: true},
