@@ -42,7 +42,7 @@ def task_bar(enabled: bool, label: str) -> Iterator[TaskUpdate]:
         task = bar.add_task(label, total=None, counts="")
 
         def update(state: str, files: int, nbytes: int, read: int) -> None:
-            counts = f"{files} files, {size(nbytes)}" + (f", {size(read)} read" if read else "")
+            counts = f"{files} file{'' if files == 1 else 's'}, {size(nbytes)}" + (f", {size(read)} read" if read else "")
             bar.update(task, description=f"{label} {state}", counts=counts)
 
         yield update

@@ -75,7 +75,8 @@ def report(view: tasks.TaskView, label: str, messages: list[dict], json_out: boo
             typer.echo(f"... and {len(messages) - MAX_SHOWN} more warnings and errors",
                        err=True)
         if not quiet and view.state == "FINISHED":
-            typer.echo(f"{label} {view.taskExecutionContextId} FINISHED: {view.files} files, "
+            files = f"{view.files} file{'' if view.files == 1 else 's'}"
+            typer.echo(f"{label} {view.taskExecutionContextId} FINISHED: {files}, "
                        f"{output.size(view.bytes)}")
     code = EXIT_CODES.get(view.state, TASK_ERROR)
     if code:
