@@ -6,7 +6,7 @@ import blake3
 import msgpack
 import pytest
 
-from backuprun.backupserver.backup import BlobMismatch, _check
+from backuprun.backupserver.backup import BlobMismatch, MissingData, _check, _check_references
 from backuprun.disksafe.compress import compress
 from backuprun.disksafe.format import BLOB_DATA, BLOB_TREE
 
@@ -44,3 +44,23 @@ def test_a_tree_blob_must_be_a_tree():
     not_a_tree = msgpack.packb([1, 2, 3])
     with pytest.raises(BlobMismatch):
         _check(chunk_id, BLOB_TREE, chunk_id(not_a_tree), 0, not_a_tree, len(not_a_tree))
+
+
+class Writer:
+    def __init__(self, held: set[bytes]):
+        self.held = held
+
+    def lacks(self, blob_id: bytes) -> bool:
+        return blob_id not in self.held
+
+
+def test_a_tree_may_name_only_what_the_safe_holds_or_received():
+    held = {b"a" * 32, b"b" * 32, b"t" * 32}
+    entries = [{"n": b"f", "t": "f", "c": [b"a" * 32, b"b" * 32]},
+               {"n": b"d", "t": "d", "st": b"t" * 32}, {"n": b"e", "t": "f", "sz": 0}]
+    _check_references(Writer(held), b"x" * 32, entries)
+    with pytest.raises(MissingData) as missing:
+        _check_references(Writer(held - {b"b" * 32}), b"x" * 32, entries)
+    assert missing.value.blob_id == b"b" * 32
+    with pytest.raises(MissingData):
+        _check_references(Writer(held - {b"t" * 32}), b"x" * 32, entries)

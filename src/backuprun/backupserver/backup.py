@@ -3,7 +3,8 @@
 The agent walks, reads, chunks, hashes and compresses (:mod:`backuprun.agent.backup`); this
 side spends its CPU only on what a server must not delegate: every blob is decompressed and
 its keyed id recomputed before it is stored (a blob that does not match its id stops the
-backup, nothing of it written), then sealed and packed by the disk safe's writer. The order
+backup, nothing of it written); every new tree's chunks and subtrees must be in the safe or
+already received; then blobs are sealed and packed by the disk safe's writer. The order
 of writes is the disk safe's own: packs, index, and only after ``done`` and a successful
 flush the recovery point, under the safe's exclusive lock. A task that dies anywhere before
 leaves no recovery point; the packs it stored are reused by the next backup.
@@ -37,6 +38,14 @@ class BlobMismatch(Exception):
         self.blob_id = blob_id
 
 
+class MissingData(Exception):
+    """A tree from the agent names a blob the safe neither holds nor received."""
+
+    def __init__(self, tree_id: bytes, blob_id: bytes):
+        super().__init__(f"{tree_id.hex()} names {blob_id.hex()}")
+        self.tree_id, self.blob_id = tree_id, blob_id
+
+
 def run(context: TaskContext) -> None:
     repo = context.open_safe()
     channel, hello = context.connect(messages.BACKUP_PATH)
@@ -44,6 +53,9 @@ def run(context: TaskContext) -> None:
         point = _receive(context, repo, channel, hello)
     except BlobMismatch as exc:
         context.log.add("Errors.Main.blob-mismatch", [exc.blob_id.hex()])
+        raise TaskStopped() from None
+    except MissingData as exc:
+        context.log.add("Errors.Main.missing-data", [exc.tree_id.hex(), exc.blob_id.hex()])
         raise TaskStopped() from None
     finally:
         channel.close()
@@ -114,7 +126,9 @@ def _conversation(context: TaskContext, repo: Repository, writer, channel) -> di
         kind = message["t"]
         if kind == "blobs":
             for blob_type, blob_id, flags, payload, raw_len in message["items"]:
-                _check(chunk_id, blob_type, blob_id, flags, payload, raw_len)
+                entries = _check(chunk_id, blob_type, blob_id, flags, payload, raw_len)
+                if entries is not None:
+                    _check_references(writer, blob_id, entries)
                 if writer.claim(blob_id):
                     writer.add_compressed(blob_type, blob_id, flags, payload, raw_len)
         elif kind == "need":
@@ -142,20 +156,34 @@ def _conversation(context: TaskContext, repo: Repository, writer, channel) -> di
 
 
 def _check(chunk_id, blob_type: int, blob_id: bytes, flags: int, payload: bytes,
-           raw_len: int) -> None:
+           raw_len: int) -> list | None:
     """Raise :class:`BlobMismatch` unless ``payload`` decompresses to data named ``blob_id``
-    (and a tree blob parses)."""
+    (and a tree blob parses); a tree's entries, None for data."""
     try:
         data = decompress(flags, payload, raw_len)
     except Exception:  # noqa: BLE001 - whatever the codec says, it is not that blob
         raise BlobMismatch(blob_id) from None
     if len(data) != raw_len or chunk_id(data) != blob_id:
         raise BlobMismatch(blob_id)
-    if blob_type == BLOB_TREE:
-        try:
-            msgpack.unpackb(data, raw=False, strict_map_key=False)["e"]
-        except Exception:  # noqa: BLE001
-            raise BlobMismatch(blob_id) from None
+    if blob_type != BLOB_TREE:
+        return None
+    try:
+        entries = msgpack.unpackb(data, raw=False, strict_map_key=False)["e"]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError("entries")
+        return entries
+    except Exception:  # noqa: BLE001
+        raise BlobMismatch(blob_id) from None
+
+
+def _check_references(writer, tree_id: bytes, entries: list[dict]) -> None:
+    """Raise :class:`MissingData` unless every chunk and subtree the tree names is in the
+    safe or on its way into it: the agent sends what a tree names before the tree, so a
+    recovery point never names data the safe lacks, whatever the agent believed."""
+    for entry in entries:
+        for blob_id in (*(entry.get("c") or ()), *((entry["st"],) if entry.get("st") else ())):
+            if writer.lacks(blob_id):
+                raise MissingData(tree_id, blob_id)
 
 
 def _apply_retention(context: TaskContext, repo: Repository) -> None:

@@ -55,6 +55,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     "Errors.Main.blob-mismatch":
         (SEVERE, "The agent sent data that does not match its id {0}: nothing of it was "
                  "stored, and the backup stops"),
+    "Errors.Main.missing-data":
+        (SEVERE, "The agent's folder listing {0} names data {1} that the disk safe does not "
+                 "hold and the agent did not send: the backup stops, nothing of it kept"),
     "Messages.Main.recovery-point-created":
         (INFO, "Recovery point {0} created: {1} files, {2} bytes, {3} bytes of new data stored"),
     "Messages.Main.retention-applied":
