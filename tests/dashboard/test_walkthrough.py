@@ -5,12 +5,11 @@ point, restore a file to the server and download another. Every page passes axe-
 
 from __future__ import annotations
 
-import io
 import tarfile
 
 import pytest
 
-from tests.dashboard.conftest import (FAST, SLOW, PASSWORD, add_service, api_client, log_in,
+from tests.dashboard.conftest import (FAST, SLOW, PASSWORD, add_service, api_client,
                                       register, service_of)
 from tests.e2e.conftest import free_port, make_tree
 
