@@ -10,6 +10,12 @@ layout (``--password-file PATH``, flags without a type).
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
 import typer
 from typer.core import TyperArgument, TyperCommand
 
@@ -20,6 +26,51 @@ DATA_DIR = typer.Option(None, "--data-dir", metavar="PATH",
                         help="Data folder (env BACKUPRUN_DATA_DIR; default ./backuprun-data).")
 DATABASE_URL = typer.Option(None, "--database-url", metavar="URL",
                             help="SQLAlchemy URL (env BACKUPRUN_DATABASE_URL).")
+
+
+INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+PIPE_CLOSED = 141  # stdout closed early (128 + SIGPIPE), e.g. ``... | head``
+
+F = TypeVar("F", bound=Callable)
+
+
+def one_line_errors(explain: Callable[[BaseException], tuple[int, str] | None]):
+    """A decorator for a command: the errors ``explain`` knows become one line on stderr
+    (``error: ...``) and their exit code; Ctrl-C is :data:`INTERRUPTED`; a closed stdout
+    ends it quietly with :data:`PIPE_CLOSED`. Anything else (a bug) is raised."""
+
+    def exits(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            try:
+                return command(*args, **kwargs)
+            except BrokenPipeError:
+                _quiet_stdout()
+                raise typer.Exit(PIPE_CLOSED) from None
+            except KeyboardInterrupt:
+                typer.echo("error: interrupted", err=True)
+                raise typer.Exit(INTERRUPTED) from None
+            except Exception as exc:
+                found = explain(exc)
+                if found is None:
+                    raise
+                code, message = found
+                typer.echo(f"error: {message}", err=True)
+                raise typer.Exit(code) from None
+
+        return run  # type: ignore[return-value]
+
+    return exits
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: send what is still buffered for stdout nowhere, so the
+    interpreter's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _metavar(param: TyperArgument) -> str:

@@ -5,13 +5,9 @@ named in :func:`explain` are bugs and keep their traceback.
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
-from collections.abc import Callable
-from typing import TypeVar
 
-import typer
+from backuprun.clihelp import INTERRUPTED, PIPE_CLOSED, one_line_errors  # noqa: F401 (codes of the table)
 
 OK = 0
 USAGE = 2  # bad arguments (click's own code)
@@ -22,8 +18,6 @@ LOGIN_FAILED = 6  # login: wrong e-mail address or password, or too many failed 
 TASK_ERROR = 7  # the backup or restore ended in ERROR
 TASK_CANCELLED = 8  # the backup or restore was CANCELLED
 LOCAL_FILE = 9  # a file here cannot be used: the session file, download's -o FILE
-INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
-PIPE_CLOSED = 141  # stdout closed early (128 + SIGPIPE)
 
 LOGIN_CODES = ("wrong_credentials", "login_throttled")
 
@@ -65,37 +59,4 @@ def explain(exc: BaseException) -> tuple[int, str] | None:
     return None
 
 
-def _quiet_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
-F = TypeVar("F", bound=Callable)
-
-
-def exits(command: F) -> F:
-    """Run ``command``, turning the errors :func:`explain` knows into one line on stderr
-    and their exit code; a closed stdout ends it quietly."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except BrokenPipeError:
-            _quiet_stdout()
-            raise typer.Exit(PIPE_CLOSED) from None
-        except KeyboardInterrupt:
-            typer.echo("error: interrupted", err=True)
-            raise typer.Exit(INTERRUPTED) from None
-        except Exception as exc:
-            found = explain(exc)
-            if found is None:
-                raise
-            code, message = found
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(code) from None
-
-    return run  # type: ignore[return-value]
+exits = one_line_errors(explain)

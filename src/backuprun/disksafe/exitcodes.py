@@ -10,13 +10,9 @@ named here are bugs and keep their traceback.
 from __future__ import annotations
 
 import errno
-import functools
 import os
-import sys
-from collections.abc import Callable
-from typing import TypeVar
 
-import typer
+from backuprun.clihelp import INTERRUPTED, PIPE_CLOSED, one_line_errors  # noqa: F401 (codes of the table)
 
 from backuprun.disksafe.errors import (DiskSafeError, SafeLocked, SafeNotFound,
                                        WrongPassword)
@@ -31,8 +27,6 @@ STORAGE = 5  # the storage cannot be reached, or refuses
 NO_SAFE = 10
 LOCKED = 11
 PASSWORD = 12  # wrong password, or none given
-INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
-PIPE_CLOSED = 141  # stdout closed early (128 + SIGPIPE), e.g. ``ls ... | head``
 
 _HINTS = {
     errno.ENOENT: "check the path",
@@ -98,39 +92,4 @@ def explain(exc: BaseException) -> tuple[int, str] | None:
     return None
 
 
-def _quiet_stdout() -> None:
-    """After a closed pipe: send what is still buffered for stdout nowhere, so the
-    interpreter's final flush does not complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
-F = TypeVar("F", bound=Callable)
-
-
-def exits(command: F) -> F:
-    """Run ``command``, turning the errors :func:`explain` knows into one line on stderr
-    and their exit code (``typer.Exit``); a closed stdout ends it quietly."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except BrokenPipeError:
-            _quiet_stdout()
-            raise typer.Exit(PIPE_CLOSED) from None
-        except KeyboardInterrupt:
-            typer.echo("error: interrupted", err=True)
-            raise typer.Exit(INTERRUPTED) from None
-        except Exception as exc:
-            found = explain(exc)
-            if found is None:
-                raise
-            code, message = found
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(code) from None
-
-    return run  # type: ignore[return-value]
+exits = one_line_errors(explain)
