@@ -204,7 +204,7 @@ def _apply_retention(context: TaskContext, repo: Repository) -> None:
 
 
 def _record_usage(context: TaskContext, repo: Repository) -> None:
-    repo.load_index()
+    repo.refresh_index()  # up to date already (the writer's flush, prune): lists, no reads
     usage = sum(pack.size for pack in repo.index.packs())
     with context.server.session() as db, db.begin():
         row = db.get(BsService, context.service.service_id)
