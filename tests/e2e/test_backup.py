@@ -153,3 +153,40 @@ def test_what_clients_read_back(system, tmp_path):
     policy = client.call("setPolicy", service_id=service.wire_id,
                          schedule="manual").ok().root.find("policy")
     assert policy.get("next_run") == ""
+
+
+def test_careless_and_hostile_input_gets_a_clear_error(system, tmp_path):
+    client, service, _, _ = system.protected(tmp_path)
+    task = service.wait_task(service.run_backup())
+    point = task["recoveryPointId"]
+    sid = service.wire_id
+    calls = [
+        (("getBackupStatus", {"service_id": sid, "timezoneOffset": "abc"}), "invalid_field"),
+        (("getBackupStatus", {"service_id": "S999999"}), "service_not_found"),
+        (("getTaskDetailById", {"taskExecutionContextId": "x" * 65}), "task_not_found"),
+        (("getTaskDetailById", {"taskExecutionContextId": "' OR 1=1 --"}), "task_not_found"),
+        (("browseRecoveryPoint", {"service_id": sid, "recoverypoint_id": "nope"}),
+         "recovery_point_not_found"),
+        (("browseRecoveryPoint", {"service_id": sid, "recoverypoint_id": point[:8]}),
+         "recovery_point_not_found"),
+        (("browseRecoveryPoint", {"service_id": sid, "recoverypoint_id": point,
+                                  "path": "/etc/hosts"}), "not_a_folder"),
+        (("browseRecoveryPoint", {"service_id": sid, "recoverypoint_id": point,
+                                  "path": "/a\x00b"}), "invalid_path"),
+        (("restoreFiles", {"service_id": sid, "recoverypoint_id": point}), "missing_field"),
+        (("restoreFiles", {"service_id": sid, "recoverypoint_id": point,
+                           "path[]": [f"/p{i}" for i in range(65)]}), "invalid_field"),
+        (("restoreFiles", {"service_id": sid, "recoverypoint_id": point, "path[]": "/etc",
+                           "overwrite": "yes"}), "invalid_field"),
+        (("downloadFiles", {"service_id": sid, "recoverypoint_id": point, "path[]": "/etc",
+                            "format": "rar"}), "invalid_field"),
+        (("setPolicy", {"service_id": sid, "schedule": "every 0s"}), "invalid_schedule"),
+        (("setPolicy", {"service_id": sid, "schedule": "sometimes"}), "invalid_schedule"),
+        (("setPolicy", {"service_id": sid, "keep_last": "-1"}), "invalid_keep_last"),
+        (("setPolicy", {"service_id": sid, "keep_last": "0"}), "invalid_keep_last"),
+        (("setPolicy", {"service_id": sid, "exclude[]": ["/x"] * 65}), "invalid_excludes"),
+    ]
+    for (name, fields), code in calls:
+        client.call(name, **fields).fails(code)
+    policy = client.call("getPolicy", service_id=sid).ok().root.find("policy")
+    assert (policy.get("schedule"), policy.get("keep_last")) == ("daily", "7")  # unchanged

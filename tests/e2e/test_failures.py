@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,10 @@ def test_a_second_run_policy_does_not_start_a_duplicate(system, tmp_path):
     first, second = service.run_backup(), service.run_backup()
     assert first == second
     assert service.wait_task(first)["state"] == "FINISHED"
+    with ThreadPoolExecutor(8) as pool:  # a burst at once: still one backup
+        burst = set(pool.map(lambda _: service.run_backup(), range(8)))
+    assert len(burst) == 1 and first not in burst
+    assert service.wait_task(burst.pop())["state"] == "FINISHED"
 
 
 @pytest.mark.slow

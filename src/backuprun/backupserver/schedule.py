@@ -52,7 +52,7 @@ def interval_of(schedule: str) -> int | None:
 
 
 MAX_KEEP = 10_000
-MAX_EXCLUDES = 100
+MAX_EXCLUDES = 64  # fewer than the fields a request may carry (forms.MAX_FIELDS)
 MAX_EXCLUDE_LENGTH = 4096
 
 

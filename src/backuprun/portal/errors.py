@@ -133,7 +133,7 @@ MESSAGES: dict[ErrorCode, str] = {
         "schedule is manual, hourly, daily, weekly, or 'every N' with s, m, h or d "
         "(every 30m).",
     ErrorCode.INVALID_KEEP_LAST: "keep_last is a number of recovery points, 1 to 10000.",
-    ErrorCode.INVALID_EXCLUDES: "At most 100 excludes, each one path of at most 4096 "
+    ErrorCode.INVALID_EXCLUDES: "At most 64 excludes, each one path of at most 4096 "
                                 "characters.",
     ErrorCode.DISK_SAFE_UNAVAILABLE:
         "The service's disk safe cannot be read right now; please retry later or contact "

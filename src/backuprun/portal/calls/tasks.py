@@ -81,7 +81,7 @@ async def get_task_detail_by_id(call: Call) -> Answer:
 # -- restore: our calls, in the document's style ------------------------------------------
 
 MEDIA_TYPES = {"tar": "application/x-tar", "zip": "application/zip"}
-MAX_PATHS = 100
+MAX_PATHS = 64  # fewer than the fields a request may carry (forms.MAX_FIELDS)
 
 
 def _paths(fields: Fields) -> list[str]:
