@@ -190,3 +190,13 @@ def test_careless_and_hostile_input_gets_a_clear_error(system, tmp_path):
         client.call(name, **fields).fails(code)
     policy = client.call("getPolicy", service_id=sid).ok().root.find("policy")
     assert (policy.get("schedule"), policy.get("keep_last")) == ("daily", "7")  # unchanged
+    # another account learns nothing of this one's tasks, points or files
+    stranger = system.client()
+    task_id = task["taskExecutionContextId"]
+    stranger.call("getTaskDetailById", taskExecutionContextId=task_id).fails("task_not_found")
+    stranger.call("getRecoveryPoints", service_id=sid).fails("service_not_found")
+    stranger.call("downloadFiles", service_id=sid, recoverypoint_id=point,
+                  **{"path[]": "/etc"}).fails("service_not_found")
+    stranger.call("restoreFiles", service_id=sid, recoverypoint_id=point,
+                  **{"path[]": "/etc"}).fails("service_not_found")
+    stranger.call("runPolicy", service_id=sid).fails("service_not_found")
