@@ -69,7 +69,13 @@ class TaskContext:
         identity = identity_of(self.server.location)
         pinned = self.agent.key_fingerprint
         try:
-            channel, fingerprint = agentlink.open_channel(host, port, identity, pinned, path)
+            try:
+                channel, fingerprint = agentlink.open_channel(host, port, identity, pinned, path)
+            except agentlink.AgentUnreachable as exc:
+                if "timed out" not in str(exc):
+                    raise
+                # a connection that stalled (seen once, cause unknown): one more try
+                channel, fingerprint = agentlink.open_channel(host, port, identity, pinned, path)
         except agentlink.AgentImpostor as exc:
             self.log.add("Errors.Main.agent-key-mismatch", [host, port, exc.presented, pinned])
             raise TaskStopped() from None
