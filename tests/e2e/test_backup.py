@@ -61,6 +61,37 @@ def test_backup_through_the_agent_and_status(system, tmp_path):
     assert [a - b for a, b in zip(times(0), times(120))] == [timedelta(hours=2)] * len(times(0))
 
 
+def test_a_rerun_reads_the_parent_trees_from_the_agents_copy(system, tmp_path):
+    """The agent keeps its last backup's trees; a damaged copy only costs round trips."""
+    client, service, root, agent = system.protected(tmp_path)
+    log = system.tmp / f"agent-{system.agents.index(agent)}.log"
+
+    def trees_said() -> str:
+        return [line for line in log.read_text().splitlines() if "parent trees:" in line][-1]
+
+    first = service.wait_task(service.run_backup())
+    assert first["state"] == "FINISHED"
+    assert trees_said().endswith("0 from the agent's cache, 0 from the backup server")
+    write(os.path.join(root, "home/u/notes.txt"), b"changed\n")
+    second = service.wait_task(service.run_backup())
+    assert second["state"] == "FINISHED"
+    assert trees_said().endswith("from the agent's cache, 0 from the backup server")
+    assert not trees_said().endswith(" 0 from the agent's cache, 0 from the backup server")
+
+    (cache,) = (agent.data_dir / "tree-cache").iterdir()
+    cache.write_bytes(b"damaged" * 1000)
+    write(os.path.join(root, "etc/hosts"), b"127.0.0.1 localhost again\n")
+    third = service.wait_task(service.run_backup())
+    assert third["state"] == "FINISHED", service.messages(third["taskExecutionContextId"])
+    assert trees_said().endswith(" 0 from the agent's cache, 4 from the backup server")
+    response = client.http.post(client.url, data={
+        "apiCALL": "downloadFiles", "service_id": service.wire_id,
+        "recoverypoint_id": third["recoveryPointId"], "path[]": "/", "format": "tar"})
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as archive:
+        for name in ("etc/hosts", "home/u/notes.txt", "home/u/big.bin"):
+            assert archive.extractfile(name).read() == (root / name).read_bytes()
+
+
 def test_restore_through_the_agent_and_download(system, tmp_path):
     client, service, root, _ = system.protected(tmp_path, "multipart", encrypt=True)
     task = service.wait_task(service.run_backup())

@@ -2,7 +2,8 @@
 
 The disk safe's :class:`~backuprun.disksafe.archiver.Archiver` runs on the agent against two
 stand-ins: :class:`SafeView` answers what the safe holds (the ids the backup server sent
-before ``begin``) and loads the parent point's trees from the backup server;
+before ``begin``) and loads the parent point's trees from the agent's copy of its last
+backup's trees (:mod:`backuprun.agent.treecache`) or, lacking one, from the backup server;
 :class:`BlobSender` compresses what the safe lacks and sends it. The backup server checks
 every blob against its id, seals and writes; it commits the recovery point when ``done``
 arrives (see :mod:`backuprun.transport.messages`).
@@ -20,10 +21,12 @@ import msgpack
 
 from backuprun.agent import excludes
 from backuprun.agent.session import Cancelled, Session
+from backuprun.agent.treecache import NoCache, TreeCache, open_cache
 from backuprun.disksafe.archiver import Archiver, check_source
 from backuprun.disksafe.chunker import ChunkerSpec
 from backuprun.disksafe.compress import compress_many
 from backuprun.disksafe.errors import DamagedData
+from backuprun.disksafe.format import BLOB_TREE
 from backuprun.disksafe.metadata import entry_for
 from backuprun.transport import messages
 
@@ -56,19 +59,24 @@ class _Keys:
 class SafeView:
     """The disk safe as the archiver on the agent sees it (see the module docstring)."""
 
-    def __init__(self, session: Session, spec: ChunkerSpec, known: set[bytes]):
+    def __init__(self, session: Session, spec: ChunkerSpec, known: set[bytes],
+                 trees: TreeCache | NoCache):
         self.session = session
         self.spec = spec
         self.index = KnownIds(known)
         self.keys = _Keys(spec)
+        self.trees = trees
 
     def chunker_spec(self) -> ChunkerSpec:
         return self.spec
 
     def load_tree(self, tree_id: bytes) -> dict:
-        data = self.session.ask_tree(tree_id)
+        data = self.trees.get(tree_id)
         if data is None:
-            raise DamagedData(f"tree {tree_id.hex()} of the parent point cannot be read")
+            data = self.session.ask_tree(tree_id)
+            if data is None:
+                raise DamagedData(f"tree {tree_id.hex()} of the parent point cannot be read")
+        self.trees.put(tree_id, data)  # the same folder's tree in this backup, if unchanged
         try:
             return msgpack.unpackb(data, raw=False, strict_map_key=False)
         except Exception as exc:  # noqa: BLE001
@@ -78,9 +86,10 @@ class SafeView:
 class BlobSender:
     """The archiver's writer on the agent: claims locally, compresses, sends."""
 
-    def __init__(self, session: Session, known: set[bytes]):
+    def __init__(self, session: Session, known: set[bytes], trees: TreeCache | NoCache):
         self.session = session
         self.known = known
+        self.trees = trees
         self._pending: dict[bytes, object] = {}
 
     def claim(self, blob_id: bytes) -> bool:
@@ -90,6 +99,9 @@ class BlobSender:
         return self._pending.setdefault(blob_id, mark) is mark
 
     def add_many(self, items: list[tuple]) -> None:
+        for blob_type, blob_id, _flags, payload, _raw_len in items:
+            if blob_type == BLOB_TREE:
+                self.trees.put(blob_id, payload)  # the archiver hands trees over raw
         raw = [item[3] for item in items if item[2] is None]
         done = iter(compress_many(raw)) if raw else iter(())
         frame, size = [], 0
@@ -136,7 +148,8 @@ def run(session: Session, root: Path, data_dir: Path, begin: dict, known: set[by
         session.send("failed", key="Errors.Agent.root-unreadable", params=[str(root)], text=text)
         return
     rule = excludes.rule(root, list(begin.get("excludes") or []), [data_dir])
-    archiver = Archiver(SafeView(session, spec, known), BlobSender(session, known),
+    trees = open_cache(data_dir, spec)
+    archiver = Archiver(SafeView(session, spec, known, trees), BlobSender(session, known, trees),
                         workers=workers, exclude=rule)
     warnings = _Warnings(session)
     archiver.stats.errors = warnings  # type: ignore[assignment]
@@ -147,9 +160,11 @@ def run(session: Session, root: Path, data_dir: Path, begin: dict, known: set[by
     try:
         tree_id = archiver.run(source, begin.get("parent"))
     except Cancelled:
+        trees.discard()
         log.info("backup cancelled")
         return
     except Exception as exc:  # noqa: BLE001 - told to the backup server, which logs it
+        trees.discard()
         log.exception("backup failed")
         session.send("failed", key="Errors.Agent.backup-failed", params=[str(exc)],
                      text=f"the backup failed on the agent: {exc}")
@@ -157,6 +172,9 @@ def run(session: Session, root: Path, data_dir: Path, begin: dict, known: set[by
     finally:
         stop.set()
         reporter.join()
+    trees.commit()
+    log.info("parent trees: %d from the agent's cache, %d from the backup server",
+             trees.hits, trees.misses)
     if warnings.total > warnings.sent:
         more = warnings.total - warnings.sent
         session.send("log", level="WARNING", key="Warnings.Agent.more-files-skipped",

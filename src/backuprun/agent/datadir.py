@@ -5,6 +5,7 @@ Layout of ``<data-dir>``:
   (``cert.pem``), made on first use and kept: backup servers pin it at first contact, so a
   new one makes them refuse this agent as an impostor until its owner resets the pin.
 - ``trusted/``: one PEM certificate per trusted backup server (see :mod:`trust`).
+- ``tree-cache/``: the trees of the last backup of each disk safe (see :mod:`treecache`).
 
 The default folder is ``/var/lib/backuprun-agent`` for root and
 ``~/.local/share/backuprun-agent`` for anyone else, so an ordinary user's agent never needs

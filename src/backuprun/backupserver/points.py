@@ -1,6 +1,7 @@
 """Reading a service's recovery points: list them, browse a folder, restore, download.
 
-Each call opens the service's disk safe with its password. Errors the caller made (a point
+Each call uses the service's disk safe, opened with its password (kept open between
+calls: :mod:`.safes`). Errors the caller made (a point
 or path that does not exist, a bad path) are :class:`BackupServerError` with a stable code,
 raised before anything is queued or streamed.
 """
@@ -44,9 +45,12 @@ def open_safe(server: "BackupServer", service_id: int, load_index: bool = True) 
         raise BackupServerError("terminated", "the service is terminated")
     if safe is None:
         raise BackupServerError("not_ready", "the service has no disk safe yet")
-    password = server.box.open(row.password_sealed).encode("utf-8") if safe.encrypted else None
+    password = server.safe_password(row.password_sealed) if safe.encrypted else None
+    key = (service_id, safe.location, safe.safe_id, row.password_sealed if safe.encrypted else None)
     try:
-        return Repository.open(open_storage(safe.location), password, load_index=load_index)
+        return server.safes.get(key, lambda: Repository.open(open_storage(safe.location),
+                                                             password, load_index=True),
+                                fresh_index=load_index)
     except (DiskSafeError, StorageError, OSError) as exc:
         raise BackupServerError("disk_safe_unavailable", f"the disk safe cannot be used: {exc}") \
             from None

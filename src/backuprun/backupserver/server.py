@@ -31,6 +31,7 @@ from backuprun.backupserver.models import (
     BsWalkStep,
 )
 from backuprun.backupserver import points, schedule, tasklog
+from backuprun.backupserver.safes import OpenSafes
 from backuprun.backupserver.secrets import SecretBox
 from backuprun.backupserver.tasklog import QUEUED
 from backuprun.backupserver.walk import Walk
@@ -46,6 +47,7 @@ class BackupServer:
         self.engine = engine
         self.box = box
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.safes = OpenSafes()
         self.walker = Walk(self)
         # hands a walk to the task queue: submit_walk(location_id, service_id)
         self._submit = submit_walk
@@ -54,6 +56,12 @@ class BackupServer:
 
     def session(self) -> Session:
         return self._sessions()
+
+    def safe_password(self, sealed: str | None) -> bytes:
+        """A disk-safe password, unsealed (``ValueError`` when there is none)."""
+        if not sealed:
+            raise ValueError("an encrypted disk safe needs a password")
+        return self.box.open(sealed).encode("utf-8")
 
     def submit_walk(self, service_id: int) -> None:
         if self._submit is not None:

@@ -158,7 +158,7 @@ class Walk:
         if db.scalar(select(BsDiskSafe.id).where(BsDiskSafe.service_id == row.service_id)):
             return
         location = self.location.disksafe_location(row.service_id)
-        password = self._password(row.password_sealed) if row.encrypt else None
+        password = self.server.safe_password(row.password_sealed) if row.encrypt else None
         repo = self._make_safe(location, password, row.encrypt)
         db.add(BsDiskSafe(service_id=row.service_id, location=location, encrypted=row.encrypt,
                           safe_id=repo.config["safe_id"], created_at=utcnow()))
@@ -171,11 +171,6 @@ class Walk:
                         **DEFAULT_POLICY))
 
     # -- the disk safe ---------------------------------------------------------------------
-
-    def _password(self, sealed: str | None) -> bytes:
-        if not sealed:
-            raise ValueError("an encrypted disk safe needs a password")
-        return self.server.box.open(sealed).encode("utf-8")
 
     @staticmethod
     def _make_safe(location: str, password: bytes | None, encrypted: bool) -> Repository:
@@ -240,16 +235,16 @@ class Walk:
         object was written finds the safe opening with the new password, and is done."""
         storage = open_storage(location)
         try:
-            repo = Repository.open(storage, self._password(old_sealed), load_index=False)
+            repo = Repository.open(storage, self.server.safe_password(old_sealed), load_index=False)
         except WrongPassword:
-            Repository.open(storage, self._password(new_sealed), load_index=False)
+            Repository.open(storage, self.server.safe_password(new_sealed), load_index=False)
             return
-        repo.change_password(self._password(new_sealed))
+        repo.change_password(self.server.safe_password(new_sealed))
 
     def _remake_safe(self, location: str, encrypt: bool,
                      sealed: str | None) -> tuple[bool, str]:
         _wipe(location)
-        password = self._password(sealed) if encrypt else None
+        password = self.server.safe_password(sealed) if encrypt else None
         repo = Repository.init(open_storage(location), password, encrypted=encrypt)
         return encrypt, repo.config["safe_id"]
 
