@@ -125,12 +125,16 @@ def _conversation(context: TaskContext, repo: Repository, writer, channel) -> di
         message = context.receive(channel)
         kind = message["t"]
         if kind == "blobs":
-            for blob_type, blob_id, flags, payload, raw_len in message["items"]:
+            claimed = []
+            for item in message["items"]:
+                blob_type, blob_id, flags, payload, raw_len = item
                 entries = _check(chunk_id, blob_type, blob_id, flags, payload, raw_len)
                 if entries is not None:
                     _check_references(writer, blob_id, entries)
                 if writer.claim(blob_id):
-                    writer.add_compressed(blob_type, blob_id, flags, payload, raw_len)
+                    claimed.append(item)
+            if claimed:  # one hand-off to the packer per frame, not per blob
+                writer.add_many(claimed)
         elif kind == "need":
             tree_id = message.get("id")
             try:
