@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from backuprun.client import atomicfile
 
 ENV = "BACKUPRUN_SESSION"
 VERSION = 1
@@ -75,24 +76,11 @@ def save(path: Path, session: Session) -> None:
         session.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     data = {"version": VERSION, "url": session.url, "email": session.email,
             "cookies": session.cookies, "created": session.created}
-    folder = path.parent
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)  # mode 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, indent=2)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with atomicfile.replacing(path, 0o600, text=True) as out:
+            json.dump(data, out, indent=2)
+            out.write("\n")
     except OSError as exc:
         raise SessionFileError(f"cannot write the session file {path}: "
                                f"{exc.strerror or exc}") from None

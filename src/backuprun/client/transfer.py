@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 import typer
 
-from backuprun.client import output, progress
+from backuprun.client import atomicfile, output, progress
 from backuprun.client.api import Portal
 from backuprun.client.exitcodes import LOCAL_FILE, USAGE, UserError
 
@@ -54,24 +53,12 @@ def download_archive(portal: Portal, service_id: str, point_id: str, paths: list
 
 def _to_file(portal: Portal, fields: dict, path: Path, quiet: bool) -> int:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as exc:
+        # as any new file (the umask's mode), not a temporary file's 0600
+        with atomicfile.replacing(path, 0o666 & ~_umask(), suffix=".part") as out:
+            return _stream(portal, fields, out, f"download {path.name}", quiet)
+    except atomicfile.CannotCreate as exc:
         raise UserError(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}",
                         LOCAL_FILE) from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            done = _stream(portal, fields, out, f"download {path.name}", quiet)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # as any new file, not mkstemp's 0600
-        os.replace(tmp, path)
-        return done
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _stream(portal: Portal, fields: dict, out: BinaryIO, label: str, quiet: bool) -> int:
