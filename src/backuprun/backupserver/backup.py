@@ -12,6 +12,7 @@ leaves no recovery point; the packs it stored are reused by the next backup.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -83,10 +84,9 @@ def _receive(context: TaskContext, repo: Repository, channel: agentlink.Channel,
         parent = points[-1] if points else None
         context.log.add("Messages.Main.backup-started",
                         [hello.get("root") or "/", parent.id if parent else "none"])
-        ids = b"".join(repo.index.ids())
-        step = messages.KNOWN_PER_FRAME * messages.ID_SIZE
-        for i in range(0, len(ids), step):
-            channel.send("known", ids=ids[i:i + step])
+        ids = iter(list(repo.index.ids()))  # a snapshot of references, not of the ids
+        while piece := b"".join(itertools.islice(ids, messages.KNOWN_PER_FRAME)):
+            channel.send("known", ids=piece)  # a frame at a time: no copy of every id at once
         channel.send("begin", spec=repo.chunker_spec().to_dict(),
                      parent=parent.tree if parent else None, excludes=excludes)
         writer = repo.writer()
