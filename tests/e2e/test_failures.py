@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import make_tree, wait_for, write
+from tests.e2e.conftest import make_tree, start_system, wait_for, write
 
 
 def severe(service, task_id: str) -> list[dict]:
@@ -209,3 +209,40 @@ def test_an_agent_run_by_an_ordinary_user_backs_up_what_it_can_read(system, shar
     listing = client.call("browseRecoveryPoint", service_id=service.wire_id,
                           recoverypoint_id=task["recoveryPointId"], path="/etc").ok()
     assert [e.get("name") for e in listing.root.findall("entry")] == ["hosts"]
+
+
+def test_a_restore_gives_back_what_is_whole_when_some_data_is_damaged(tmp_path):
+    system = start_system(tmp_path / "system")
+    try:
+        client = system.client()
+        service = system.add_service(client)
+        root = tmp_path / "root"
+        write(root / "old/big.bin", os.urandom(3 * 1024 * 1024))  # streamed in pieces
+        write(root / "old/small.bin", os.urandom(100 * 1024))  # sent in a batch
+        system.start_agent(service, root)
+        assert service.wait_task(service.run_backup())["state"] == "FINISHED"
+        (data_pack,) = [p for p in (tmp_path / "system/data").rglob("packs/*/*")
+                        if p.stat().st_size > 2 * 1024 * 1024]
+        write(root / "new/a.txt", b"whole" * 1000)
+        write(root / "new/b.txt", b"also whole")
+        point = service.wait_task(service.run_backup())["recoveryPointId"]
+        damaged = bytearray(data_pack.read_bytes())
+        for offset in range(100, len(damaged) - 8192, 32 * 1024):  # every blob, not the trailer
+            damaged[offset] ^= 0xFF
+        data_pack.write_bytes(bytes(damaged))
+
+        answer = client.call("restoreFiles", service_id=service.wire_id, recoverypoint_id=point,
+                             target="/back", overwrite=1, **{"path[]": "/"}).ok()
+        task_id = answer.root.find("task").get("taskexecutioncontextid")
+        task = service.wait_task(task_id)
+        assert task["state"] == "FINISHED"
+        bad = [json.loads(m["messagekeyparameters"])[0] for m in severe(service, task_id)
+               if m["messagekey"] == "Errors.Main.file-damaged"]
+        assert sorted(bad) == ["/old/big.bin", "/old/small.bin"]
+        assert task["errors"] == 2
+        back = root / "back"
+        assert (back / "new/a.txt").read_bytes() == b"whole" * 1000
+        assert (back / "new/b.txt").read_bytes() == b"also whole"
+        assert sorted(os.listdir(back / "old")) == []  # nothing half-written left behind
+    finally:
+        system.stop()

@@ -35,6 +35,7 @@ import io
 import os
 import secrets
 import stat
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -91,15 +92,55 @@ def open_write(root: Path | str, path: str, *, mode: int = 0o644,
     without an error (see the module's rules): use it in a ``with`` block. With
     ``exclusive`` an existing entry is kept and :class:`FileExistsError` raised."""
     with parent_of(root, path, create=True) as (fd, name):
-        dir_fd = os.dup(fd)
-    try:
-        temporary = f".{name[:200]}.{secrets.token_hex(6)}.restoring"
-        file_fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                          | os.O_CLOEXEC, mode, dir_fd=dir_fd)
-    except BaseException:
-        os.close(dir_fd)
-        raise
-    return AtomicFile(file_fd, dir_fd, temporary, name, exclusive)
+        return AtomicFile.create(fd, name, mode, exclusive)
+
+
+class Folders:
+    """The folders under ``root`` that a run of writes in tree order (a restore) goes
+    into, each walked to once (as :func:`parent_of` walks: no link followed) and kept open
+    while it is among the ``KEEP`` last used; :meth:`close` closes them all.
+
+    A kept folder is the folder the walk found, wherever it is later moved: someone who
+    can rename a folder under the root could as well have moved it a moment after a walk,
+    so keeping it open gives nobody more than they have."""
+
+    KEEP = 64
+
+    def __init__(self, root: Path | str):
+        self.root = root
+        self._fds: OrderedDict[tuple[str, ...], int] = OrderedDict()
+
+    def parent(self, path: str, *, create: bool = False) -> tuple[int, str]:
+        """``(folder fd, final name)`` of ``path``, as :func:`parent_of` gives; the fd
+        stays valid until the next call (do not close it)."""
+        parts = split(path)
+        if not parts:
+            raise PathEscape(f"{path!r} names the root itself, not a file in it")
+        return self._folder(parts[:-1], path, create), parts[-1]
+
+    def open_write(self, path: str, *, mode: int = 0o644,
+                   exclusive: bool = False) -> "AtomicFile":
+        """As :func:`open_write`, in the kept folders."""
+        fd, name = self.parent(path, create=True)
+        return AtomicFile.create(fd, name, mode, exclusive)
+
+    def _folder(self, parts: tuple[str, ...], path: str, create: bool) -> int:
+        fd = self._fds.get(parts)
+        if fd is not None:
+            self._fds.move_to_end(parts)
+            return fd
+        if parts:
+            fd = _step(self._folder(parts[:-1], path, create), parts[-1], path, create)
+        else:
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._fds[parts] = fd
+        while len(self._fds) > self.KEEP:
+            os.close(self._fds.popitem(last=False)[1])
+        return fd
+
+    def close(self) -> None:
+        while self._fds:
+            os.close(self._fds.popitem()[1])
 
 
 class AtomicFile(io.FileIO):
@@ -111,6 +152,20 @@ class AtomicFile(io.FileIO):
         super().__init__(file_fd, "wb", closefd=True)
         self.dir_fd, self.temporary, self.final_name = dir_fd, temporary, name
         self.exclusive = exclusive
+
+    @classmethod
+    def create(cls, dir_fd: int, name: str, mode: int, exclusive: bool) -> "AtomicFile":
+        """A new temporary file in the folder ``dir_fd`` (which it keeps a copy of) for
+        the final ``name``."""
+        dir_fd = os.dup(dir_fd)
+        try:
+            temporary = f".{name[:200]}.{secrets.token_hex(6)}.restoring"
+            file_fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                              | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+        except BaseException:
+            os.close(dir_fd)
+            raise
+        return cls(file_fd, dir_fd, temporary, name, exclusive)
 
     def commit(self, sync: bool = True) -> None:
         """Flush to disk (unless ``sync`` is off: a caller writing many files syncs once at
@@ -124,6 +179,7 @@ class AtomicFile(io.FileIO):
             else:
                 os.rename(self.temporary, self.final_name, src_dir_fd=self.dir_fd,
                           dst_dir_fd=self.dir_fd)
+                self.temporary = None  # nothing left to remove
         finally:
             self.close()
 
@@ -132,8 +188,9 @@ class AtomicFile(io.FileIO):
             return
         try:
             super().close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.temporary, dir_fd=self.dir_fd)
+            if self.temporary is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.temporary, dir_fd=self.dir_fd)
         finally:
             os.close(self.dir_fd)
             self.dir_fd = -1

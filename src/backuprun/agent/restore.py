@@ -1,7 +1,8 @@
 """The agent's side of a restore: write what the backup server streams, under the root only.
 
-Entries arrive in tree order (a directory before what it holds), each file's content right
-after its entry (:mod:`backuprun.transport.messages`). Every write goes through
+Entries arrive in tree order (a directory before what it holds): many to a frame, small
+files with their content, or a big file alone, its content in the frames after it
+(:mod:`backuprun.transport.messages`). Every write goes through
 :mod:`backuprun.agent.paths`: ``..``, absolute paths and symbolic links cannot lead outside
 the root, and a file appears whole or not at all. With ``overwrite`` off an existing entry
 is kept (a warning says so). A file that cannot be written is skipped with a warning; the
@@ -34,6 +35,10 @@ class _Skip(Exception):
     """This entry is not restored; the message says why."""
 
 
+class _Dropped(Exception):
+    """The backup server gave up on this file's content (its data is damaged)."""
+
+
 class Restorer:
     def __init__(self, session: Session, root: Path, target: str, overwrite: bool):
         self.session = session
@@ -44,46 +49,59 @@ class Restorer:
         self.bytes = 0
         self.warnings = 0
         self.is_root = os.geteuid() == 0
+        self.folders = paths.Folders(root)
         self._dirs: list[tuple[str, dict]] = []
         self._linked: dict[tuple, str] = {}  # hard-link group -> the path restored first
         self._data_pending = False
         self._last_progress = time.monotonic()
 
     def run(self) -> None:
-        while True:
-            message = self.session.next_message()
-            kind = message["t"]
-            if kind == "finish":
-                break
-            if kind != "entry":
-                continue  # stray data of a skipped file
-            path = self.target.rstrip("/") + "/" + os.fsdecode(message["path"]).lstrip("/")
-            entry = message["entry"]
-            data = message.get("data")  # a small file's whole content
-            self._data_pending = entry.get("t") == "f" and data is None  # frames to the eof
-            try:
-                self._restore(path, entry, data)
-            except (_Skip, OSError, paths.PathEscape) as exc:
-                self._warn(f"{path}: {getattr(exc, 'strerror', None) or exc}")
-                if self._data_pending:
-                    self._skip_data()
-            self._report()
-        for path, entry in reversed(self._dirs):
-            with contextlib.suppress(OSError, paths.PathEscape):
-                with paths.parent_of(self.root, path) as (fd, name):
+        try:
+            while True:
+                message = self.session.next_message()
+                kind = message["t"]
+                if kind == "finish":
+                    break
+                if kind == "entries":
+                    for path, entry, data in message["items"]:
+                        self._entry(path, entry, data, streamed=False)
+                elif kind == "entry":
+                    self._entry(message["path"], message["entry"], None, streamed=True)
+                # anything else: the rest of a skipped file's content
+            for path, entry in reversed(self._dirs):
+                with contextlib.suppress(OSError, paths.PathEscape):
+                    fd, name = self.folders.parent(path)
                     self._set_meta(name, entry, dir_fd=fd)
+        finally:
+            self.folders.close()
         os.sync()  # every file written, on disk before the backup server hears "done"
         self.session.send("done", files=self.files, bytes=self.bytes, warnings=self.warnings)
+
+    def _entry(self, rel: bytes, entry: dict, data: bytes | None, streamed: bool) -> None:
+        """Restore one entry; a file's content is ``data``, or follows when ``streamed``."""
+        path = self.target.rstrip("/") + "/" + os.fsdecode(rel).lstrip("/")
+        self._data_pending = streamed and entry.get("t") == "f"
+        try:
+            self._restore(path, entry, data)
+        except _Dropped:
+            pass  # the backup server reports the damage
+        except (_Skip, OSError, paths.PathEscape) as exc:
+            self._warn(f"{path}: {getattr(exc, 'strerror', None) or exc}")
+            if self._data_pending:
+                self._skip_data()
+        self._report()
 
     def _restore(self, path: str, entry: dict, data: bytes | None) -> None:
         kind = entry.get("t")
         if kind == "d":
             if paths.split(path):
-                with paths.parent_of(self.root, path, create=True) as (fd, name):
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(name, 0o700, dir_fd=fd)
-                    if not stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                        raise _Skip("exists and is not a folder")
+                fd, name = self.folders.parent(path, create=True)
+                try:
+                    os.mkdir(name, 0o700, dir_fd=fd)
+                except FileExistsError:
+                    if not stat.S_ISDIR(os.stat(name, dir_fd=fd,
+                                                follow_symlinks=False).st_mode):
+                        raise _Skip("exists and is not a folder") from None
                 self._dirs.append((path, entry))
         elif kind == "f":
             group = (entry.get("dv"), entry.get("i")) if entry.get("nl", 1) > 1 else None
@@ -97,15 +115,15 @@ class Restorer:
             if group:
                 self._linked[group] = path
         elif kind == "l":
-            with paths.parent_of(self.root, path, create=True) as (fd, name):
-                if self.overwrite:
-                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                        os.unlink(name, dir_fd=fd)
-                try:
-                    os.symlink(entry["lt"], name, dir_fd=fd)
-                except FileExistsError:
-                    raise _Skip("exists; not overwritten") from None
-                self._set_meta(name, entry, dir_fd=fd)
+            fd, name = self.folders.parent(path, create=True)
+            if self.overwrite:
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    os.unlink(name, dir_fd=fd)
+            try:
+                os.symlink(entry["lt"], name, dir_fd=fd)
+            except FileExistsError:
+                raise _Skip("exists; not overwritten") from None
+            self._set_meta(name, entry, dir_fd=fd)
         else:
             raise _Skip("special files (devices, pipes, sockets) are not restored")
 
@@ -128,18 +146,22 @@ class Restorer:
         return True
 
     def _file(self, path: str, entry: dict, data: bytes | None) -> None:
-        out = paths.open_write(self.root, path, mode=0o600, exclusive=not self.overwrite)
+        out = self.folders.open_write(path, mode=0o600, exclusive=not self.overwrite)
         try:
             if data is not None:  # a small file comes whole, inside its entry
                 out.write(data)
                 self.bytes += len(data)
             while self._data_pending:
                 message = self.session.next_message()
-                if message["t"] == "eof":
+                kind = message["t"]
+                if kind == "eof":
                     self._data_pending = False
                     break
-                if message["t"] != "data":
-                    raise ProtocolError(f"{message['t']!r} inside a file's content")
+                if kind == "drop":
+                    self._data_pending = False
+                    raise _Dropped()
+                if kind != "data":
+                    raise ProtocolError(f"{kind!r} inside a file's content")
                 data = message["data"]
                 out.write(data)
                 self.bytes += len(data)
@@ -193,7 +215,7 @@ class Restorer:
                        + ", ".join(refused))
 
     def _skip_data(self) -> None:
-        while self.session.next_message()["t"] != "eof":
+        while self.session.next_message()["t"] not in ("eof", "drop"):
             pass
 
     def _warn(self, text: str) -> None:

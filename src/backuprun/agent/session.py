@@ -32,7 +32,8 @@ class Session:
         self.websocket = websocket
         self.loop = loop
         self.cancelled = threading.Event()
-        self.inbox: queue.Queue = queue.Queue(maxsize=64)  # pushed messages, for a worker
+        # pushed messages, for a worker: a restore's frames of up to 8 MiB, so only a few
+        self.inbox: queue.Queue = queue.Queue(maxsize=8)
         self._send_lock = asyncio.Lock()
         self._waiting: dict[bytes, Future] = {}
         self._waiting_lock = threading.Lock()

@@ -2,9 +2,12 @@
 
 The backup server holds the key, so it reads and opens the blobs; the agent only writes
 (:mod:`backuprun.agent.restore`). The safe is held with a shared lock for the whole task, so
-retention never removes what the restore still reads. Entries go in tree order, each file's
-content in pieces right after its entry; what the agent reports (warnings, progress) is read
-between files so neither side waits on the other.
+retention never removes what the restore still reads. Entries go in tree order: folders,
+links and small files many to a frame (``entries``, their chunks read together by
+:mod:`backuprun.disksafe.contents`), a big file alone, its content in pieces right after its
+entry. A file whose data is damaged in the disk safe is not sent (an error names it) and
+the rest goes on. What the agent reports (warnings, progress) is read between frames so
+neither side waits on the other.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import json
 from backuprun.backupserver import agentlink
 from backuprun.backupserver.taskrun import TaskContext, TaskStopped
 from backuprun.backupserver.tasklog import FINISHED
-from backuprun.disksafe import export
-from backuprun.disksafe.errors import InvalidPath, PathNotFound, PointNotFound
+from backuprun.disksafe import contents, export
+from backuprun.disksafe.errors import DamagedData, InvalidPath, PathNotFound, PointNotFound
 from backuprun.disksafe.repository import Repository
 from backuprun.transport import messages
 
-INLINE_FILE = 1024 * 1024  # files up to this size travel inside their entry
+BATCH_ENTRIES = 512  # entries in one ``entries`` frame, at most
+BATCH_BYTES = messages.FRAME_PAYLOAD // 2  # and their content, about
+ENTRY_BYTES = 128  # what an entry itself weighs in a frame, roughly
 
 
 def run(context: TaskContext) -> None:
@@ -51,12 +56,22 @@ def _stream(context: TaskContext, repo: Repository, channel: agentlink.Channel,
             selected: list[tuple[str, dict]], target: str, overwrite: bool) -> dict | None:
     """Send the entries and their content; the agent's ``done``, or None if it failed."""
     channel.send("begin", target=target, overwrite=overwrite)
-    for name, item in export.members(repo, selected):
-        _send_entry(repo, channel, name, item)
-        while (message := channel.poll()) is not None:
-            if not _handle(context, message):
-                raise agentlink.AgentLinkError(channel.host, channel.port,
-                                               f"sent {message['t']!r} before the end")
+    batch: list[list] = []
+    size = 0
+    for name, entry, content in contents.with_contents(repo, export.members(repo, selected)):
+        if isinstance(content, DamagedData):
+            _damaged(context, name, content)
+        elif isinstance(content, contents.Pieces):
+            _send_entries(context, channel, batch)
+            batch, size = [], 0
+            _send_big_file(context, channel, name, entry, content)
+        else:
+            batch.append([name, _shown(entry), content])
+            size += ENTRY_BYTES + len(content or b"")
+            if len(batch) >= BATCH_ENTRIES or size >= BATCH_BYTES:
+                _send_entries(context, channel, batch)
+                batch, size = [], 0
+    _send_entries(context, channel, batch)
     channel.send("finish")
     while True:
         message = context.receive(channel)
@@ -71,27 +86,41 @@ def _stream(context: TaskContext, repo: Repository, channel: agentlink.Channel,
                                        f"sent an unexpected {message['t']!r} message")
 
 
-def _send_entry(repo: Repository, channel: agentlink.Channel, path: bytes, entry: dict) -> None:
-    shown = {k: v for k, v in entry.items() if k not in ("c", "st")}
-    if entry["t"] != "f":
-        channel.send("entry", path=path, entry=shown)
+def _shown(entry: dict) -> dict:
+    """A tree entry as the agent gets it: without chunk ids and subtree id."""
+    return {k: v for k, v in entry.items() if k not in ("c", "st")}
+
+
+def _send_entries(context: TaskContext, channel: agentlink.Channel, batch: list) -> None:
+    if batch:
+        channel.send("entries", items=batch)
+        _read_reports(context, channel)
+
+
+def _send_big_file(context: TaskContext, channel: agentlink.Channel, name: bytes,
+                   entry: dict, pieces: contents.Pieces) -> None:
+    channel.send("entry", path=name, entry=_shown(entry))
+    try:
+        for piece in pieces:
+            channel.send("data", data=piece)
+            _read_reports(context, channel)
+    except DamagedData as exc:
+        channel.send("drop")
+        _damaged(context, name, exc)
         return
-    if entry.get("sz", 0) <= INLINE_FILE:  # small: whole, in its entry (one frame)
-        channel.send("entry", path=path, entry=shown,
-                     data=b"".join(repo.load_blob(c) for c in entry.get("c") or ()))
-        return
-    channel.send("entry", path=path, entry=shown)
-    piece, size = [], 0
-    for chunk_id in entry.get("c") or ():
-        data = repo.load_blob(chunk_id)
-        piece.append(data)
-        size += len(data)
-        if size >= messages.FRAME_PAYLOAD:
-            channel.send("data", data=b"".join(piece))
-            piece, size = [], 0
-    if piece:
-        channel.send("data", data=b"".join(piece))
     channel.send("eof")
+
+
+def _damaged(context: TaskContext, name: bytes, exc: DamagedData) -> None:
+    context.log.add("Errors.Main.file-damaged", ["/" + name.decode(errors="replace"), str(exc)])
+
+
+def _read_reports(context: TaskContext, channel: agentlink.Channel) -> None:
+    """Log what the agent reported meanwhile (warnings, progress), never waiting for it."""
+    while (message := channel.poll()) is not None:
+        if not _handle(context, message):
+            raise agentlink.AgentLinkError(channel.host, channel.port,
+                                           f"sent {message['t']!r} before the end")
 
 
 def _handle(context: TaskContext, message: dict) -> bool:

@@ -73,6 +73,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "Messages.Main.restore-started":
         (INFO, "Restore of {0} from recovery point {1} to {2} started"),
     "Messages.Main.restore-finished": (INFO, "Restored {0} files, {1} bytes"),
+    "Errors.Main.file-damaged":
+        (SEVERE, "{0} was not restored: its data in the disk safe is damaged ({1})"),
     "Warnings.Agent.file-skipped": (WARNING, "{0}"),
     "Warnings.Agent.more-files-skipped": (WARNING, "{0} more files could not be read"),
     "Warnings.Agent.file-not-restored": (WARNING, "{0}"),

@@ -32,11 +32,14 @@ Restore (the backup server reads the disk safe; the agent writes under its root)
 ====================  ======  ===============================================================
 ``hello``             agent   as above
 ``begin``             server  ``target`` (folder under the root, ``/``-led), ``overwrite``
-``entry``             server  ``path`` (``/``-led, relative to the target), ``entry`` (a tree
-                              entry without its chunk list); a small file's whole content in
-                              ``data``; a bigger file's content follows in ``data`` frames
-``data``              server  ``data``: the next piece of the current file
-``eof``               server  the current file is complete
+``entries``           server  ``items``: ``[path, entry, data]`` each, in tree order: ``path``
+                              (relative to the target), ``entry`` (a tree entry without its
+                              chunk list), ``data`` (a file's whole content; nil for others)
+``entry``             server  ``path``, ``entry``: a big file, its content in the next frames
+``data``              server  ``data``: the next piece of the current big file
+``eof``               server  the current big file is complete
+``drop``              server  the current big file cannot be completed (its data in the disk
+                              safe is damaged): discard it
 ``finish``            server  no more entries
 ``log``, ``progress`` agent   as above (``progress`` counts files and bytes written)
 ``done``              agent   ``files``, ``bytes``, ``warnings``

@@ -1,0 +1,114 @@
+"""The contents of a recovery point's files, read ahead for streaming them out.
+
+Both ways a point leaves the backup server as a stream, a restore through the agent
+(:mod:`backuprun.backupserver.restore`) and a download (:mod:`.export`), walk the members in
+tree order and need each file's bytes in that order. Reading them a chunk at a time costs a
+storage read, a decryption and a decompression call per chunk; :func:`with_contents` reads
+instead:
+
+- small files (up to ``SMALL_FILE`` bytes) a group at a time, ``GROUP_FILES`` files or
+  ``GROUP_BYTES`` bytes, ahead of the consumer: their chunks are read with
+  :meth:`~.repository.Repository.load_small_blobs` (blobs close together in a pack in one
+  read, all decompressed in one native call);
+- bigger files as :class:`Pieces`, an iterable of byte strings of about ``PIECE_BYTES``
+  each, read the same way a piece at a time, so memory stays at a piece whatever the size.
+
+A small file whose chunk is damaged or missing comes as the :class:`~.errors.DamagedData`
+instead of its bytes, so the consumer can report it and go on; a big file's pieces raise it
+when they meet it. A file whose chunks add up to another size than its entry says is
+damaged too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from backuprun.disksafe.errors import DamagedData
+from backuprun.disksafe.repository import Repository
+
+SMALL_FILE = 1024 * 1024
+GROUP_FILES = 256
+GROUP_BYTES = 4 * 1024 * 1024
+PIECE_BYTES = 8 * 1024 * 1024
+
+Members = Iterable[tuple[bytes, dict]]
+
+
+def is_small(entry: dict) -> bool:
+    return entry.get("sz", 0) <= SMALL_FILE
+
+
+def with_contents(repo: Repository, members: Members) -> Iterator[tuple[bytes, dict, object]]:
+    """``(name, entry, content)`` for every member, in order. ``content`` is None for
+    anything but a regular file, a small file's bytes (or its :class:`DamagedData`), or a
+    big file's :class:`Pieces`."""
+    group: list[tuple[bytes, dict]] = []
+    size = 0
+    for name, entry in members:
+        if entry["t"] != "f" or is_small(entry):
+            group.append((name, entry))
+            size += entry.get("sz", 0) if entry["t"] == "f" else 0
+            if len(group) >= GROUP_FILES or size >= GROUP_BYTES:
+                yield from _read_group(repo, group)
+                group, size = [], 0
+            continue
+        yield from _read_group(repo, group)
+        group, size = [], 0
+        yield name, entry, Pieces(repo, name, entry)
+    yield from _read_group(repo, group)
+
+
+def _read_group(repo: Repository, group: list[tuple[bytes, dict]]):
+    ids = [c for _, e in group if e["t"] == "f" for c in e.get("c") or ()]
+    loaded = repo.load_small_blobs(ids) if ids else {}
+    for name, entry in group:
+        if entry["t"] != "f":
+            yield name, entry, None
+            continue
+        parts = [loaded[c] for c in entry.get("c") or ()]
+        bad = next((p for p in parts if isinstance(p, DamagedData)), None)
+        if bad is None:
+            data = b"".join(parts)
+            if len(data) != entry.get("sz", 0):
+                bad = _wrong_size(name, entry, len(data))
+        yield name, entry, (bad if bad is not None else data)
+
+
+def _wrong_size(name: bytes, entry: dict, size: int) -> DamagedData:
+    return DamagedData(f"/{name.decode(errors='replace')}: {size} bytes, "
+                       f"the tree says {entry.get('sz', 0)}")
+
+
+class Pieces:
+    """A big file's bytes in pieces of about ``PIECE_BYTES`` (iterate once)."""
+
+    def __init__(self, repo: Repository, name: bytes, entry: dict):
+        self.repo, self.name, self.entry = repo, name, entry
+
+    def __iter__(self) -> Iterator[bytes]:
+        size = 0
+        for ids in self._groups():
+            loaded = self.repo.load_small_blobs(ids)
+            parts = [loaded[c] for c in ids]
+            bad = next((p for p in parts if isinstance(p, DamagedData)), None)
+            if bad is not None:
+                raise DamagedData(f"/{self.name.decode(errors='replace')}: {bad}")
+            piece = b"".join(parts)
+            size += len(piece)
+            yield piece
+        if size != self.entry.get("sz", 0):
+            raise _wrong_size(self.name, self.entry, size)
+
+    def _groups(self) -> Iterator[list[bytes]]:
+        """The file's chunk ids, in runs of about ``PIECE_BYTES`` of plaintext."""
+        run: list[bytes] = []
+        size = 0
+        for chunk_id in self.entry.get("c") or ():
+            found = self.repo.index.lookup(chunk_id)
+            run.append(chunk_id)
+            size += found[1].raw_len if found is not None else 0
+            if size >= PIECE_BYTES:
+                yield run
+                run, size = [], 0
+        if run:
+            yield run
