@@ -29,7 +29,7 @@ from backuprun.disksafe.repository import Repository
 SMALL_FILE = 1024 * 1024
 GROUP_FILES = 256
 GROUP_BYTES = 4 * 1024 * 1024
-PIECE_BYTES = 8 * 1024 * 1024
+PIECE_BYTES = 4 * 1024 * 1024
 
 Members = Iterable[tuple[bytes, dict]]
 

@@ -9,8 +9,8 @@ the usual way is found before the first byte:
    shared lock on the safe from the first piece asked for until the last is taken or the
    iterator is closed, so a caller that takes the first piece before it starts its
    response hears of a lock held by a backup (``SafeLocked``) in the usual way too.
-   Files are read a chunk at a time through the repository: memory stays at a few
-   chunks whatever the file sizes. Once bytes are sent, no error can be: a damaged chunk
+   Files are read ahead through :mod:`.contents` (small files a group at a time, big
+   ones in pieces): memory stays at a few MiB whatever the file sizes. Once bytes are sent, no error can be: a damaged chunk
    raises ``DamagedData`` mid-stream, and the consumer must then abort the connection
    (never end it cleanly), so the client sees a broken download, not a short archive.
 
@@ -39,8 +39,9 @@ import struct
 import tarfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+from backuprun.disksafe.contents import Pieces, with_contents
 from backuprun.disksafe.errors import DamagedData, InvalidPath, PathNotFound
 from backuprun.disksafe.recoverypoint import RecoveryPoint
 from backuprun.disksafe.repository import Repository
@@ -143,10 +144,14 @@ class _Pipe:
     def take(self, final: bool = False) -> Iterator[bytes]:
         """Pieces of ``PIECE`` bytes while there are that many (all that is left when
         ``final``)."""
-        while len(self.buf) >= PIECE or (final and self.buf):
-            piece = bytes(self.buf[:PIECE])
-            del self.buf[:PIECE]
-            yield piece
+        view, start = memoryview(self.buf), 0
+        try:
+            while len(view) - start >= PIECE or (final and start < len(view)):
+                yield bytes(view[start:start + PIECE])
+                start += PIECE
+        finally:  # what was handed out goes in one move, not one per piece
+            view.release()
+            del self.buf[:start]
 
 
 def _locked(repo: Repository, point: RecoveryPoint,
@@ -161,31 +166,24 @@ def _locked(repo: Repository, point: RecoveryPoint,
         yield from pipe.take(final=True)
 
 
-def _content(repo: Repository, name: bytes, e: dict) -> Iterator[memoryview]:
-    """A file's data in pieces of at most ``PIECE`` bytes, read one chunk at a time."""
-    size = 0
-    for chunk_id in e.get("c", ()):
-        try:
-            data = memoryview(repo.load_blob(chunk_id))
-        except DamagedData as exc:
-            raise DamagedData(f"/{_shown(name)}: {exc}") from None
-        size += len(data)
-        for start in range(0, len(data), PIECE):
-            yield data[start:start + PIECE]
-    if size != e.get("sz", 0):
-        raise DamagedData(f"/{_shown(name)}: {size} bytes, the tree says {e.get('sz', 0)}")
+def _content(name: bytes, content) -> Iterable[bytes]:
+    """A file's data as :func:`.contents.with_contents` gave it, in pieces; a damaged
+    file raises its ``DamagedData``."""
+    if isinstance(content, DamagedData):
+        raise DamagedData(f"/{_shown(name)}: {content}")
+    return content if isinstance(content, Pieces) else (content,)
 
 
 # -- tar -----------------------------------------------------------------------------------
 def _tar(repo: Repository, members: Members, pipe: _Pipe) -> Iterator[bytes]:
     links: dict[tuple[int, int], bytes] = {}  # (device, inode) -> first member's name
-    for name, e in members:
+    for name, e, content in with_contents(repo, members):
         info = _tarinfo(name, e, _link(links, name, e))
         if info is None:
             continue
         pipe.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
         if info.isreg():
-            for piece in _content(repo, name, e):
+            for piece in _content(name, content):
                 pipe.write(piece)
                 yield from pipe.take()
             pipe.write(bytes(-info.size % tarfile.BLOCKSIZE))
@@ -234,13 +232,13 @@ def _decimal(ns: int) -> str:
 # -- zip -----------------------------------------------------------------------------------
 def _zip(repo: Repository, members: Members, pipe: _Pipe) -> Iterator[bytes]:
     with zipfile.ZipFile(pipe, "w") as archive:  # no tell(): zipfile streams
-        for name, e in members:
+        for name, e, content in with_contents(repo, members):
             info = _zipinfo(name, e)
             if info is None:
                 continue
             if e["t"] == "f":
                 with archive.open(info, "w") as out:
-                    for piece in _content(repo, name, e):
+                    for piece in _content(name, content):
                         out.write(piece)
                         yield from pipe.take()
             else:
