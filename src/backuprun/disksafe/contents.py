@@ -13,6 +13,9 @@ instead:
 - bigger files as :class:`Pieces`, an iterable of byte strings of about ``PIECE_BYTES``
   each, read the same way a piece at a time, so memory stays at a piece whatever the size.
 
+What is read next is hinted to the storage ahead of the reads (a local disk safe asks the
+kernel to read it in the background), so the disk works while the CPU opens what came.
+
 A small file whose chunk is damaged or missing comes as the :class:`~.errors.DamagedData`
 instead of its bytes, so the consumer can report it and go on; a big file's pieces raise it
 when they meet it. A file whose chunks add up to another size than its entry says is
@@ -21,6 +24,7 @@ damaged too.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 
 from backuprun.disksafe.errors import DamagedData
@@ -30,6 +34,7 @@ SMALL_FILE = 1024 * 1024
 GROUP_FILES = 256
 GROUP_BYTES = 4 * 1024 * 1024
 PIECE_BYTES = 4 * 1024 * 1024
+AHEAD_BYTES = 32 * 1024 * 1024  # of files' plaintext hinted to the storage, not yet read
 
 Members = Iterable[tuple[bytes, dict]]
 
@@ -41,7 +46,25 @@ def is_small(entry: dict) -> bool:
 def with_contents(repo: Repository, members: Members) -> Iterator[tuple[bytes, dict, object]]:
     """``(name, entry, content)`` for every member, in order. ``content`` is None for
     anything but a regular file, a small file's bytes (or its :class:`DamagedData`), or a
-    big file's :class:`Pieces`."""
+    big file's :class:`Pieces`. What comes next is hinted to the storage
+    (:meth:`~.repository.Repository.prefetch`) about ``AHEAD_BYTES`` ahead of what is read,
+    so that reading from disk runs beside the decryption and the consumer's work."""
+    ahead: deque[tuple[int, list[tuple[bytes, dict]] | Pieces]] = deque()
+    hinted = 0
+    for work in _work(repo, members):
+        size = work.hint() if isinstance(work, Pieces) else _hint_group(repo, work)
+        ahead.append((size, work))
+        hinted += size
+        while hinted > AHEAD_BYTES:
+            size, work = ahead.popleft()
+            hinted -= size
+            yield from _read(repo, work)
+    for _size, work in ahead:
+        yield from _read(repo, work)
+
+
+def _work(repo: Repository, members: Members) -> Iterator[list[tuple[bytes, dict]] | Pieces]:
+    """The members as groups of small ones (and other entries) and big files alone."""
     group: list[tuple[bytes, dict]] = []
     size = 0
     for name, entry in members:
@@ -49,19 +72,33 @@ def with_contents(repo: Repository, members: Members) -> Iterator[tuple[bytes, d
             group.append((name, entry))
             size += entry.get("sz", 0) if entry["t"] == "f" else 0
             if len(group) >= GROUP_FILES or size >= GROUP_BYTES:
-                yield from _read_group(repo, group)
+                yield group
                 group, size = [], 0
             continue
-        yield from _read_group(repo, group)
-        group, size = [], 0
-        yield name, entry, Pieces(repo, name, entry)
-    yield from _read_group(repo, group)
+        if group:
+            yield group
+            group, size = [], 0
+        yield Pieces(repo, name, entry)
+    if group:
+        yield group
 
 
-def _read_group(repo: Repository, group: list[tuple[bytes, dict]]):
-    ids = [c for _, e in group if e["t"] == "f" for c in e.get("c") or ()]
+def _chunks(group: list[tuple[bytes, dict]]) -> list[bytes]:
+    return [c for _, e in group if e["t"] == "f" for c in e.get("c") or ()]
+
+
+def _hint_group(repo: Repository, group: list[tuple[bytes, dict]]) -> int:
+    repo.prefetch(_chunks(group))
+    return sum(e.get("sz", 0) for _, e in group if e["t"] == "f")
+
+
+def _read(repo: Repository, work: list[tuple[bytes, dict]] | Pieces):
+    if isinstance(work, Pieces):
+        yield work.name, work.entry, work
+        return
+    ids = _chunks(work)
     loaded = repo.load_small_blobs(ids) if ids else {}
-    for name, entry in group:
+    for name, entry in work:
         if entry["t"] != "f":
             yield name, entry, None
             continue
@@ -85,9 +122,20 @@ class Pieces:
     def __init__(self, repo: Repository, name: bytes, entry: dict):
         self.repo, self.name, self.entry = repo, name, entry
 
+    def hint(self) -> int:
+        """Hint the first piece to the storage; its size."""
+        first = next(self._groups(), [])
+        self.repo.prefetch(first)
+        return min(self.entry.get("sz", 0), PIECE_BYTES)
+
     def __iter__(self) -> Iterator[bytes]:
         size = 0
-        for ids in self._groups():
+        groups = self._groups()
+        ids = next(groups, None)
+        while ids is not None:
+            following = next(groups, None)
+            if following is not None:
+                self.repo.prefetch(following)  # read from disk while this one is opened
             loaded = self.repo.load_small_blobs(ids)
             parts = [loaded[c] for c in ids]
             bad = next((p for p in parts if isinstance(p, DamagedData)), None)
@@ -96,6 +144,7 @@ class Pieces:
             piece = b"".join(parts)
             size += len(piece)
             yield piece
+            ids = following
         if size != self.entry.get("sz", 0):
             raise _wrong_size(self.name, self.entry, size)
 

@@ -246,33 +246,14 @@ class Repository:
         (exactly the range they span, no read-ahead); the compressed ones are decompressed
         in one native call."""
         out: dict[bytes, object] = {}
-        located = []
-        lookup = self.index.lookup
-        for blob_id in dict.fromkeys(ids):
-            found = lookup(blob_id)
-            if found is None:
-                out[blob_id] = DamagedData(f"blob {blob_id.hex()} is not in the index")
-            else:
-                located.append(found)
-        located.sort(key=lambda pe: (pe[0].name, pe[1].offset))
         packed: list[tuple[bytes, bytes, int]] = []
-        i, n = 0, len(located)
-        while i < n:
-            pack, first = located[i]
-            start, end, j = first.offset, first.offset + first.length, i + 1
-            while j < n:
-                p2, e2 = located[j]
-                if (p2.name != pack.name or e2.offset - end > RUN_GAP
-                        or e2.offset + e2.length - start > RUN_MAX):
-                    break
-                end = max(end, e2.offset + e2.length)
-                j += 1
+        for pack, start, end, run in self._runs(ids, out):
             try:
                 view = memoryview(self.storage.load(pack.name, start, end - start))
             except NotFound:
                 view = None
             cipher = self._cipher(pack.salt)
-            for pack, entry in located[i:j]:
+            for pack, entry in run:
                 blob_id = entry.id
                 try:
                     if view is None:
@@ -292,7 +273,6 @@ class Repository:
                                                f"the index says {entry.raw_len}")
                 else:
                     out[blob_id] = plain
-            i = j
         if packed:
             try:
                 done = decompress_many([p for _, p, _ in packed])
@@ -307,6 +287,39 @@ class Repository:
                 except Exception as exc:  # noqa: BLE001
                     out[blob_id] = DamagedData(f"blob {blob_id.hex()}: does not decompress: {exc}")
         return out
+
+    def prefetch(self, ids: list[bytes]) -> None:
+        """A hint that these blobs will be loaded soon (:meth:`load_small_blobs` reads):
+        the storage may start reading their packs' ranges in the background."""
+        for pack, start, end, _run in self._runs(ids, {}):
+            self.storage.prefetch(pack.name, start, end - start)
+
+    def _runs(self, ids: list[bytes], missing: dict[bytes, object]):
+        """The blobs ``ids`` as runs read with one read: ``(pack, start, end, [(pack,
+        entry), ...])``, blobs at most ``RUN_GAP`` apart and a run at most ``RUN_MAX``
+        long, in pack order; an id the index lacks goes into ``missing`` as DamagedData."""
+        located = []
+        lookup = self.index.lookup
+        for blob_id in dict.fromkeys(ids):
+            found = lookup(blob_id)
+            if found is None:
+                missing[blob_id] = DamagedData(f"blob {blob_id.hex()} is not in the index")
+            else:
+                located.append(found)
+        located.sort(key=lambda pe: (pe[0].name, pe[1].offset))
+        i, n = 0, len(located)
+        while i < n:
+            pack, first = located[i]
+            start, end, j = first.offset, first.offset + first.length, i + 1
+            while j < n:
+                p2, e2 = located[j]
+                if (p2.name != pack.name or e2.offset - end > RUN_GAP
+                        or e2.offset + e2.length - start > RUN_MAX):
+                    break
+                end = max(end, e2.offset + e2.length)
+                j += 1
+            yield pack, start, end, located[i:j]
+            i = j
 
     def load_tree(self, tree_id: bytes) -> dict:
         """A decoded tree blob (see ``tree``)."""

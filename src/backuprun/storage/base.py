@@ -74,3 +74,7 @@ class Storage(Protocol):
 
     def sync(self) -> None:
         """Make every completed ``save`` durable (fsync of directories where needed)."""
+
+    def prefetch(self, name: str, offset: int, length: int) -> None:
+        """A hint: ``length`` bytes of the blob from ``offset`` will be loaded soon. It
+        returns at once and never raises; a storage may start reading them, or ignore it."""

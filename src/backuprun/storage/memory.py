@@ -69,6 +69,9 @@ class MemoryStorage:
             if self._blobs.pop(name, None) is None:
                 raise NotFound(name)
 
+    def prefetch(self, name: str, offset: int, length: int) -> None:
+        pass  # in memory already
+
     def sync(self) -> None:
         """Nothing to do."""
 

@@ -81,6 +81,9 @@ class RetryingStorage:
 
         self._call(lambda: self.inner.remove(name), retried=removed_earlier)
 
+    def prefetch(self, name: str, offset: int, length: int) -> None:
+        self.inner.prefetch(name, offset, length)  # a hint: it never raises
+
     def sync(self) -> None:
         self._call(self.inner.sync)
 

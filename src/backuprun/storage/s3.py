@@ -166,6 +166,9 @@ class S3Storage:
         with _errors(name):
             self._client.delete_object(Bucket=self.bucket, Key=self._key(name))
 
+    def prefetch(self, name: str, offset: int, length: int) -> None:
+        pass  # ignored: each load is one ranged GET
+
     def sync(self) -> None:
         """Nothing to do: S3 acknowledges a PUT once it is durable."""
 
