@@ -320,3 +320,11 @@ def test_list_never_leaves_the_storage(storage_factory, prefix: str) -> None:
     storage.save("a/b", b"x")
     assert [n for n in storage.list(prefix) if not n.startswith(prefix)] == []
     assert list(storage.list(prefix)) == []
+
+
+def test_prefetch_is_a_hint_that_never_fails(storage: Storage) -> None:
+    storage.save("packs/ab/cd", b"0123456789")
+    storage.prefetch("packs/ab/cd", 2, 5)
+    storage.prefetch("packs/ab/cd", 100, 5)  # past the end
+    storage.prefetch("packs/no/such", 0, 5)  # missing
+    assert storage.load("packs/ab/cd", 2, 5) == b"23456"
