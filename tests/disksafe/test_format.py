@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from backuprun.disksafe.compress import compress, compress_many, decompress
+from backuprun.disksafe.compress import compress, compress_many, decompress, decompress_parts
 from backuprun.disksafe.crypto import MasterKeys
 from backuprun.disksafe.errors import DamagedData, UnsupportedFormat
-from backuprun.disksafe.format import BLOB_DATA, BLOB_TREE, T_CONFIG, T_POINT
+from backuprun.disksafe.format import BF_ZSTD, BLOB_DATA, BLOB_TREE, T_CONFIG, T_POINT
 from backuprun.disksafe.objects import open_object, seal_object
 from backuprun.disksafe.pack import PackBuilder, open_blob, read_trailer, scan_frames
 from backuprun.storage.local import LocalStorage
@@ -62,3 +62,14 @@ def test_sealed_objects_bind_type_name_and_version() -> None:
         open_object(keys, T_CONFIG, "config", data[:4] + b"\x09" + data[5:])
     with pytest.raises(DamagedData):
         open_object(MasterKeys.generate(True), T_CONFIG, "config", data)
+
+
+def test_parts_decompress_together_and_a_bad_one_is_named_none():
+    text = b"a line of a log file\n" * 500
+    flags, payload = compress(text)
+    assert flags == BF_ZSTD
+    got = decompress_parts([[flags, payload, len(text)], [0, b"stored as is", 12],
+                            [flags, b"not zstd at all", 40], [flags, payload, len(text) - 1],
+                            [flags, payload, len(text)]])
+    assert [bytes(g) if g is not None else None for g in got] == [
+        text, b"stored as is", None, None, text]

@@ -24,10 +24,12 @@ from pathlib import Path
 
 from backuprun.agent import paths
 from backuprun.agent.session import Cancelled, Session
+from backuprun.disksafe.compress import decompress_parts
 from backuprun.transport.messages import ProtocolError
 
 log = logging.getLogger("backuprun.agent")
 PROGRESS_SECONDS = 1.0
+_GARBLED = "its data came garbled (does not decompress); not restored"
 MAX_WARNINGS = 1000
 
 
@@ -63,7 +65,8 @@ class Restorer:
                 if kind == "finish":
                     break
                 if kind == "entries":
-                    for path, entry, data in message["items"]:
+                    items = message["items"]
+                    for (path, entry, _), data in zip(items, _contents(items)):
                         self._entry(path, entry, data, streamed=False)
                 elif kind == "entry":
                     self._entry(message["path"], message["entry"], None, streamed=True)
@@ -77,8 +80,9 @@ class Restorer:
         os.sync()  # every file written, on disk before the backup server hears "done"
         self.session.send("done", files=self.files, bytes=self.bytes, warnings=self.warnings)
 
-    def _entry(self, rel: bytes, entry: dict, data: bytes | None, streamed: bool) -> None:
-        """Restore one entry; a file's content is ``data``, or follows when ``streamed``."""
+    def _entry(self, rel: bytes, entry: dict, data: list | None, streamed: bool) -> None:
+        """Restore one entry; a file's content is ``data`` (its chunks' plaintexts), or
+        follows when ``streamed``."""
         path = self.target.rstrip("/") + "/" + os.fsdecode(rel).lstrip("/")
         self._data_pending = streamed and entry.get("t") == "f"
         try:
@@ -91,7 +95,7 @@ class Restorer:
                 self._skip_data()
         self._report()
 
-    def _restore(self, path: str, entry: dict, data: bytes | None) -> None:
+    def _restore(self, path: str, entry: dict, data: list | None) -> None:
         kind = entry.get("t")
         if kind == "d":
             if paths.split(path):
@@ -145,12 +149,13 @@ class Restorer:
         self.files += 1
         return True
 
-    def _file(self, path: str, entry: dict, data: bytes | None) -> None:
+    def _file(self, path: str, entry: dict, data: list | None) -> None:
+        if data is not None and None in data:
+            raise _Skip(_GARBLED)
         out = self.folders.open_write(path, mode=0o600, exclusive=not self.overwrite)
         try:
             if data is not None:  # a small file comes whole, inside its entry
-                out.write(data)
-                self.bytes += len(data)
+                self._write(out, data)
             while self._data_pending:
                 message = self.session.next_message()
                 kind = message["t"]
@@ -162,9 +167,10 @@ class Restorer:
                     raise _Dropped()
                 if kind != "data":
                     raise ProtocolError(f"{kind!r} inside a file's content")
-                data = message["data"]
-                out.write(data)
-                self.bytes += len(data)
+                data = decompress_parts(message["parts"])
+                if None in data:
+                    raise _Skip(_GARBLED)
+                self._write(out, data)
             self._set_meta(None, entry, fd=out.fileno())
             try:
                 out.commit(sync=False)  # one sync for the whole restore, at its end
@@ -173,6 +179,13 @@ class Restorer:
         finally:
             out.close()  # after a commit, nothing left to do
         self.files += 1
+
+    def _write(self, out: paths.AtomicFile, data: list) -> None:
+        for part in data:
+            view = memoryview(part)
+            while view:
+                view = view[out.write(view):]
+            self.bytes += len(part)
 
     def _set_meta(self, name: str | None, entry: dict, fd: int | None = None,
                   dir_fd: int | None = None) -> None:
@@ -229,6 +242,16 @@ class Restorer:
         if now - self._last_progress >= PROGRESS_SECONDS:
             self._last_progress = now
             self.session.send("progress", files=self.files, bytes=self.bytes)
+
+
+def _contents(items: list) -> list[list | None]:
+    """The content of each ``[path, entry, parts]`` item of an ``entries`` frame: its
+    chunks' plaintexts (None for one that did not decompress), or None for no content. All
+    of the frame's chunks are decompressed in one call."""
+    parts = [part for _, _, content in items for part in content or ()]
+    plain = iter(decompress_parts(parts))
+    return [None if content is None else [next(plain) for _ in content]
+            for _, _, content in items]
 
 
 def run(session: Session, root: Path, begin: dict) -> None:

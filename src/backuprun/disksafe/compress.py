@@ -84,3 +84,26 @@ def decompress_many(payloads: list[bytes]) -> list:
         return [_decompressor().decompress(p) for p in payloads]
     out = _decompressor().multi_decompress_to_buffer(payloads, threads=0)
     return [out[i] for i in range(len(payloads))]
+
+
+def decompress_parts(parts: list) -> list:
+    """The plaintexts of ``[flags, payload, raw_len]`` parts (blobs as
+    :meth:`~.repository.Repository.load_payloads` gives them), the compressed ones in one
+    native call; None for a part that does not decompress to its length."""
+    out = [payload for _, payload, _ in parts]
+    packed = [i for i, (flags, _, _) in enumerate(parts) if flags & BF_ZSTD]
+    try:
+        done = decompress_many([parts[i][1] for i in packed])
+    except Exception:  # noqa: BLE001 - one is bad: each on its own, to find it
+        done = [_or_none(parts[i][1], parts[i][2]) for i in packed]
+    for i, data in zip(packed, done):
+        out[i] = data
+    return [data if data is not None and len(data) == raw_len else None
+            for data, (_, _, raw_len) in zip(out, parts)]
+
+
+def _or_none(payload, raw_len: int):
+    try:
+        return decompress(BF_ZSTD, payload, raw_len)
+    except Exception:  # noqa: BLE001
+        return None

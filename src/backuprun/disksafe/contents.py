@@ -43,27 +43,31 @@ def is_small(entry: dict) -> bool:
     return entry.get("sz", 0) <= SMALL_FILE
 
 
-def with_contents(repo: Repository, members: Members) -> Iterator[tuple[bytes, dict, object]]:
+def with_contents(repo: Repository, members: Members,
+                  compressed: bool = False) -> Iterator[tuple[bytes, dict, object]]:
     """``(name, entry, content)`` for every member, in order. ``content`` is None for
     anything but a regular file, a small file's bytes (or its :class:`DamagedData`), or a
-    big file's :class:`Pieces`. What comes next is hinted to the storage
+    big file's :class:`Pieces`. With ``compressed`` a file's bytes (and each piece) come as
+    the list of its chunks, each ``(flags, payload, raw_len)`` as stored, opened but not
+    decompressed (:func:`.compress.decompress_parts` undoes them). What comes next is hinted to the storage
     (:meth:`~.repository.Repository.prefetch`) about ``AHEAD_BYTES`` ahead of what is read,
     so that reading from disk runs beside the decryption and the consumer's work."""
     ahead: deque[tuple[int, list[tuple[bytes, dict]] | Pieces]] = deque()
     hinted = 0
-    for work in _work(repo, members):
+    for work in _work(repo, members, compressed):
         size = work.hint() if isinstance(work, Pieces) else _hint_group(repo, work)
         ahead.append((size, work))
         hinted += size
         while hinted > AHEAD_BYTES:
             size, work = ahead.popleft()
             hinted -= size
-            yield from _read(repo, work)
+            yield from _read(repo, work, compressed)
     for _size, work in ahead:
-        yield from _read(repo, work)
+        yield from _read(repo, work, compressed)
 
 
-def _work(repo: Repository, members: Members) -> Iterator[list[tuple[bytes, dict]] | Pieces]:
+def _work(repo: Repository, members: Members,
+          compressed: bool) -> Iterator[list[tuple[bytes, dict]] | Pieces]:
     """The members as groups of small ones (and other entries) and big files alone."""
     group: list[tuple[bytes, dict]] = []
     size = 0
@@ -78,7 +82,7 @@ def _work(repo: Repository, members: Members) -> Iterator[list[tuple[bytes, dict
         if group:
             yield group
             group, size = [], 0
-        yield Pieces(repo, name, entry)
+        yield Pieces(repo, name, entry, compressed)
     if group:
         yield group
 
@@ -92,12 +96,12 @@ def _hint_group(repo: Repository, group: list[tuple[bytes, dict]]) -> int:
     return sum(e.get("sz", 0) for _, e in group if e["t"] == "f")
 
 
-def _read(repo: Repository, work: list[tuple[bytes, dict]] | Pieces):
+def _read(repo: Repository, work: list[tuple[bytes, dict]] | Pieces, compressed: bool):
     if isinstance(work, Pieces):
         yield work.name, work.entry, work
         return
     ids = _chunks(work)
-    loaded = repo.load_small_blobs(ids) if ids else {}
+    loaded = _load(repo, ids, compressed) if ids else {}
     for name, entry in work:
         if entry["t"] != "f":
             yield name, entry, None
@@ -105,10 +109,22 @@ def _read(repo: Repository, work: list[tuple[bytes, dict]] | Pieces):
         parts = [loaded[c] for c in entry.get("c") or ()]
         bad = next((p for p in parts if isinstance(p, DamagedData)), None)
         if bad is None:
-            data = b"".join(parts)
-            if len(data) != entry.get("sz", 0):
-                bad = _wrong_size(name, entry, len(data))
+            data, size = _joined(parts, compressed)
+            if size != entry.get("sz", 0):
+                bad = _wrong_size(name, entry, size)
         yield name, entry, (bad if bad is not None else data)
+
+
+def _load(repo: Repository, ids: list[bytes], compressed: bool) -> dict[bytes, object]:
+    return repo.load_payloads(ids) if compressed else repo.load_small_blobs(ids)
+
+
+def _joined(parts: list, compressed: bool) -> tuple[object, int]:
+    """A file's (or piece's) chunks as handed on, and the plaintext size they make."""
+    if compressed:
+        return parts, sum(raw_len for _, _, raw_len in parts)
+    data = b"".join(parts)
+    return data, len(data)
 
 
 def _wrong_size(name: bytes, entry: dict, size: int) -> DamagedData:
@@ -117,10 +133,12 @@ def _wrong_size(name: bytes, entry: dict, size: int) -> DamagedData:
 
 
 class Pieces:
-    """A big file's bytes in pieces of about ``PIECE_BYTES`` (iterate once)."""
+    """A big file's bytes in pieces of about ``PIECE_BYTES`` (iterate once); with
+    ``compressed`` each piece is a list of chunks, as :func:`with_contents` says."""
 
-    def __init__(self, repo: Repository, name: bytes, entry: dict):
+    def __init__(self, repo: Repository, name: bytes, entry: dict, compressed: bool = False):
         self.repo, self.name, self.entry = repo, name, entry
+        self.compressed = compressed
 
     def hint(self) -> int:
         """Hint the first piece to the storage; its size."""
@@ -136,13 +154,13 @@ class Pieces:
             following = next(groups, None)
             if following is not None:
                 self.repo.prefetch(following)  # read from disk while this one is opened
-            loaded = self.repo.load_small_blobs(ids)
+            loaded = _load(self.repo, ids, self.compressed)
             parts = [loaded[c] for c in ids]
             bad = next((p for p in parts if isinstance(p, DamagedData)), None)
             if bad is not None:
                 raise DamagedData(f"/{self.name.decode(errors='replace')}: {bad}")
-            piece = b"".join(parts)
-            size += len(piece)
+            piece, piece_size = _joined(parts, self.compressed)
+            size += piece_size
             yield piece
             ids = following
         if size != self.entry.get("sz", 0):

@@ -245,8 +245,32 @@ class Repository:
         that blob raised. Blobs that sit close together in a pack are read with one read
         (exactly the range they span, no read-ahead); the compressed ones are decompressed
         in one native call."""
+        out = self.load_payloads(ids)
+        packed = [(blob_id, got) for blob_id, got in out.items()
+                  if isinstance(got, tuple) and got[0] & BF_ZSTD]
+        if packed:
+            try:
+                done = decompress_many([payload for _, (_, payload, _) in packed])
+            except Exception:  # noqa: BLE001 - find the bad one the slow way
+                done = None
+            for i, (blob_id, (flags, payload, raw_len)) in enumerate(packed):
+                try:
+                    data = done[i] if done is not None else decompress(flags, payload, raw_len)
+                    if len(data) != raw_len:
+                        raise ValueError("wrong length")
+                    out[blob_id] = data
+                except Exception as exc:  # noqa: BLE001
+                    out[blob_id] = DamagedData(f"blob {blob_id.hex()}: does not decompress: {exc}")
+        for blob_id, got in out.items():
+            if isinstance(got, tuple):
+                out[blob_id] = got[1]
+        return out
+
+    def load_payloads(self, ids: list[bytes]) -> dict[bytes, object]:
+        """As :meth:`load_small_blobs`, but each blob opened and not decompressed: id ->
+        ``(flags, payload, raw_len)`` (see :mod:`.compress`) or its ``DamagedData``. For
+        whoever hands the blobs on to be decompressed elsewhere (a restore's agent)."""
         out: dict[bytes, object] = {}
-        packed: list[tuple[bytes, bytes, int]] = []
         for pack, start, end, run in self._runs(ids, out):
             try:
                 view = memoryview(self.storage.load(pack.name, start, end - start))
@@ -266,26 +290,11 @@ class Repository:
                 except DamagedData as exc:
                     out[blob_id] = exc
                     continue
-                if entry.flags & BF_ZSTD:
-                    packed.append((blob_id, plain, entry.raw_len))
-                elif len(plain) != entry.raw_len:
+                if not entry.flags & BF_ZSTD and len(plain) != entry.raw_len:
                     out[blob_id] = DamagedData(f"blob {blob_id.hex()}: {len(plain)} bytes, "
                                                f"the index says {entry.raw_len}")
                 else:
-                    out[blob_id] = plain
-        if packed:
-            try:
-                done = decompress_many([p for _, p, _ in packed])
-            except Exception:  # noqa: BLE001 - find the bad one the slow way
-                done = None
-            for i, (blob_id, plain, raw_len) in enumerate(packed):
-                try:
-                    data = done[i] if done is not None else decompress(BF_ZSTD, plain, raw_len)
-                    if len(data) != raw_len:
-                        raise ValueError("wrong length")
-                    out[blob_id] = data
-                except Exception as exc:  # noqa: BLE001
-                    out[blob_id] = DamagedData(f"blob {blob_id.hex()}: does not decompress: {exc}")
+                    out[blob_id] = (entry.flags & BF_ZSTD, plain, entry.raw_len)
         return out
 
     def prefetch(self, ids: list[bytes]) -> None:

@@ -32,11 +32,13 @@ Restore (the backup server reads the disk safe; the agent writes under its root)
 ====================  ======  ===============================================================
 ``hello``             agent   as above
 ``begin``             server  ``target`` (folder under the root, ``/``-led), ``overwrite``
-``entries``           server  ``items``: ``[path, entry, data]`` each, in tree order: ``path``
+``entries``           server  ``items``: ``[path, entry, parts]`` each, in tree order: ``path``
                               (relative to the target), ``entry`` (a tree entry without its
-                              chunk list), ``data`` (a file's whole content; nil for others)
+                              chunk list), ``parts`` (a file's whole content as its chunks,
+                              ``[flags, payload, raw_len]`` each, compressed per flags; nil
+                              for others)
 ``entry``             server  ``path``, ``entry``: a big file, its content in the next frames
-``data``              server  ``data``: the next piece of the current big file
+``data``              server  ``parts``: the next piece of the current big file, as above
 ``eof``               server  the current big file is complete
 ``drop``              server  the current big file cannot be completed (its data in the disk
                               safe is damaged): discard it
