@@ -113,6 +113,24 @@ def test_retries_then_cool_down_then_success(tmp_path, sqlite_db):
     assert len(calls) >= 4
 
 
+def test_a_task_submitted_in_the_process_wakes_an_idle_worker(tmp_path, sqlite_db, monkeypatch):
+    monkeypatch.setattr("backuprun.tasks.queue.POLL_MAX_DELAY", 60)  # as if polls were rare
+    engine = make_sync_engine(sqlite_db)
+    ledger_metadata.create_all(engine)
+    queue = TaskQueue(f"sqlite:///{tmp_path / 'q.db'}", engine, "wake", reconcile_every=600)
+    ran = threading.Event()
+    task = queue.keyed_task(name="t")(lambda: ran.set())
+    workers = queue.start_workers(1)
+    for worker, _thread in workers._consumer.worker_threads:
+        worker.delay = 60  # long idle: its next poll is a minute away
+    try:
+        time.sleep(1)
+        task.submit("t:1")
+        assert ran.wait(20), "the worker slept on until its next poll"
+    finally:
+        workers.stop()
+
+
 # -- worker processes ----------------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ GROUP_FILES = 256
 GROUP_BYTES = 4 * 1024 * 1024
 PIECE_BYTES = 4 * 1024 * 1024
 AHEAD_BYTES = 32 * 1024 * 1024  # of files' plaintext hinted to the storage, not yet read
+AHEAD_WORK = 64  # groups and big files hinted, not yet read (empty files weigh nothing)
 
 Members = Iterable[tuple[bytes, dict]]
 
@@ -49,16 +50,17 @@ def with_contents(repo: Repository, members: Members,
     anything but a regular file, a small file's bytes (or its :class:`DamagedData`), or a
     big file's :class:`Pieces`. With ``compressed`` a file's bytes (and each piece) come as
     the list of its chunks, each ``(flags, payload, raw_len)`` as stored, opened but not
-    decompressed (:func:`.compress.decompress_parts` undoes them). What comes next is hinted to the storage
-    (:meth:`~.repository.Repository.prefetch`) about ``AHEAD_BYTES`` ahead of what is read,
-    so that reading from disk runs beside the decryption and the consumer's work."""
+    decompressed (:func:`.compress.decompress_parts` undoes them). What comes next is
+    hinted to the storage (:meth:`~.repository.Repository.prefetch`) about ``AHEAD_BYTES``
+    (and at most ``AHEAD_WORK`` groups) ahead of what is read, so that reading from disk
+    runs beside the decryption and the consumer's work."""
     ahead: deque[tuple[int, list[tuple[bytes, dict]] | Pieces]] = deque()
     hinted = 0
     for work in _work(repo, members, compressed):
         size = work.hint() if isinstance(work, Pieces) else _hint_group(repo, work)
         ahead.append((size, work))
         hinted += size
-        while hinted > AHEAD_BYTES:
+        while hinted > AHEAD_BYTES or len(ahead) > AHEAD_WORK:
             size, work = ahead.popleft()
             hinted -= size
             yield from _read(repo, work, compressed)

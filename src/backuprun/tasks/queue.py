@@ -25,7 +25,7 @@ import uuid
 from typing import Any, Callable
 
 import huey
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Worker
 from sqlalchemy import Engine
 
 from backuprun.config import ConfigError
@@ -51,8 +51,31 @@ def make_huey(queue_url: str, name: str) -> huey.Huey:
                       f"postgresql://..., not {queue_url.split(':', 1)[0]}:")
 
 
+class _WakeableWorker(Worker):
+    """A worker whose idle wait ends early when a task is enqueued in this process
+    (:attr:`wake`), instead of at its next poll of a SQLite or PostgreSQL queue (up to
+    ``POLL_MAX_DELAY`` later): a task asked for through the API starts at once."""
+
+    wake: threading.Event
+
+    def sleep(self) -> None:
+        if self.wake.wait(min(self.delay, self.max_delay)):
+            self.wake.clear()
+            self.delay = self.default_delay
+        else:
+            self.delay *= self.backoff
+
+
 class _InProcessConsumer(Consumer):
-    """A consumer that leaves the host process's signal handlers alone."""
+    """A consumer that leaves the host process's signal handlers alone, its workers woken
+    by ``wake``."""
+
+    worker_class = _WakeableWorker
+
+    def __init__(self, *args: Any, wake: threading.Event, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for worker, _thread in self.worker_threads:
+            worker.wake = wake
 
     def _set_signal_handlers(self) -> None:
         pass
@@ -88,6 +111,7 @@ class KeyedTask:
 
     def enqueue(self, key: str, *args: Any) -> None:
         self._message(key, *args)
+        self.queue.wake.set()
 
     def _run(self, key: str, *args: Any, task=None) -> None:
         ledger, ttl = self.queue.ledger, self.queue.lease_ttl
@@ -130,6 +154,7 @@ class TaskQueue:
         self.reconcile_every = float(reconcile_every)
         self.cooldown = float(cooldown)
         self._keyed: dict[str, KeyedTask] = {}
+        self.wake = threading.Event()  # set when a task is enqueued here: workers look now
 
     def keyed_task(self, name: str, retries: int = 4, retry_delay: float = 1,
                    retry_backoff: float = 2) -> Callable[[Callable[..., Any]], KeyedTask]:
@@ -161,7 +186,8 @@ class TaskQueue:
         """Start ``workers`` worker threads, the scheduler and the reconciler, in this
         process (no signal handlers are installed)."""
         consumer = _InProcessConsumer(self.huey, workers=workers, worker_type="thread",
-                                      max_delay=POLL_MAX_DELAY, check_worker_health=False)
+                                      max_delay=POLL_MAX_DELAY, check_worker_health=False,
+                                      wake=self.wake)
         stopping = threading.Event()
         reconciler = threading.Thread(target=self._reconcile_loop, args=(stopping,),
                                       name=f"reconciler {self.name}", daemon=True)
