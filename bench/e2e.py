@@ -20,7 +20,8 @@ a plain folder). Steps, for every tool on the same tree states:
 For BackupRun the figures are the agent's and the backup server's (``serve``'s) CPU seconds,
 read from /proc before and after the step, and each process's peak resident memory during the
 step (VmHWM, reset through /proc/PID/clear_refs before it). Wall time runs from the
-``runPolicy``/``restoreFiles`` request to the task's ``finished`` time; the benchmark polls
+``runPolicy``/``restoreFiles`` request to the task's end as the backup server recorded it (read from
+``serve``'s database: the API shows whole seconds); the benchmark polls
 ``getBackupStatus`` four times a second, which ``serve``'s CPU includes (about 1 ms a call).
 The peers' steps are measured as in bench/run.py (one child process each, GNU time for the
 peak). Results: a table on stdout and JSON under bench/out/. docs/benchmarks.md explains it.
@@ -28,11 +29,13 @@ peak). Results: a table on stdout and JSON under bench/out/. docs/benchmarks.md 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -181,13 +184,20 @@ class Ours:
             for task in json.loads(status["alert_history"]):
                 if task["taskExecutionContextId"] == task_id and task["state"] in (
                         "FINISHED", "ERROR", "CANCELLED"):
-                    finished = datetime.datetime.fromisoformat(task["finished"])
-                    if finished.tzinfo is None:
-                        finished = finished.replace(tzinfo=datetime.timezone.utc)
-                    return {"seconds": finished.timestamp() - t0, "state": task["state"],
+                    return {"seconds": self._finished_at(task_id) - t0, "state": task["state"],
                             "task": task_id, "warnings": task["warnings"],
                             "errors": task["errors"]}
             time.sleep(0.25)
+
+    def _finished_at(self, task_id: str) -> float:
+        """When the task ended, to the microsecond (the API shows whole seconds), from the
+        embedded database of ``serve``."""
+        with contextlib.closing(sqlite3.connect(os.path.join(self.state, "data",
+                                                              "backuprun.db"))) as db:
+            (finished,) = db.execute("SELECT finished_at FROM bs_tasks WHERE id = ?",
+                                     (task_id,)).fetchone()
+        at = datetime.datetime.fromisoformat(finished)
+        return at.replace(tzinfo=datetime.timezone.utc).timestamp()  # stored naive, in UTC
 
     def backup(self) -> dict:
         with Watched(self.pids) as r:
