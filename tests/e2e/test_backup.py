@@ -94,6 +94,11 @@ def test_a_rerun_reads_the_parent_trees_from_the_agents_copy(system, tmp_path):
 
 def test_restore_through_the_agent_and_download(system, tmp_path):
     client, service, root, _ = system.protected(tmp_path, "multipart", encrypt=True)
+    with open(root / "home/u/disk.img", "wb") as sparse:  # 24 MiB, 200 KiB of it data
+        sparse.write(os.urandom(100 * 1024))
+        sparse.seek(20 * 1024 * 1024)
+        sparse.write(os.urandom(100 * 1024))
+        sparse.truncate(24 * 1024 * 1024)
     task = service.wait_task(service.run_backup())
     assert task["state"] == "FINISHED", service.messages(task["taskExecutionContextId"])
 
@@ -120,6 +125,9 @@ def test_restore_through_the_agent_and_download(system, tmp_path):
         (root / "home/u/big.bin").read_bytes()
     assert (root / "restored/etc/hosts").read_bytes() == (root / "etc/hosts").read_bytes()
     assert os.readlink(root / "restored/home/u/link") == "big.bin"
+    restored = root / "restored/home/u/disk.img"
+    assert restored.read_bytes() == (root / "home/u/disk.img").read_bytes()
+    assert os.stat(restored).st_blocks * 512 < 2 * 1024 * 1024  # its holes came back
     src, out = os.stat(root / "home/u/big.bin"), os.stat(root / "restored/home/u/big.bin")
     assert (src.st_mode, src.st_mtime_ns) == (out.st_mode, out.st_mtime_ns)
 

@@ -7,6 +7,7 @@ files with their content, or a big file alone, its content in the frames after i
 the root, and a file appears whole or not at all. With ``overwrite`` off an existing entry
 is kept (a warning says so). A file that cannot be written is skipped with a warning; the
 rest goes on. Directories get their times and modes last, once their content is written.
+A file the backup found sparse comes back sparse (its runs of zeros as holes).
 Files that were hard links of one another come back as hard links again (a copy where the
 target's file system refuses); extended attributes come back where the file system and the
 user allow (a warning names those that did not).
@@ -25,6 +26,7 @@ from pathlib import Path
 from backuprun.agent import paths
 from backuprun.agent.session import Cancelled, Session
 from backuprun.disksafe.compress import decompress_parts
+from backuprun.disksafe.holes import pwrite_all, write_with_holes
 from backuprun.transport.messages import ProtocolError
 
 log = logging.getLogger("backuprun.agent")
@@ -153,9 +155,11 @@ class Restorer:
         if data is not None and None in data:
             raise _Skip(_GARBLED)
         out = self.folders.open_write(path, mode=0o600, exclusive=not self.overwrite)
+        sparse = bool(entry.get("sp"))
+        written = 0
         try:
             if data is not None:  # a small file comes whole, inside its entry
-                self._write(out, data)
+                written = self._write(out, data, written, sparse)
             while self._data_pending:
                 message = self.session.next_message()
                 kind = message["t"]
@@ -170,7 +174,9 @@ class Restorer:
                 data = decompress_parts(message["parts"])
                 if None in data:
                     raise _Skip(_GARBLED)
-                self._write(out, data)
+                written = self._write(out, data, written, sparse)
+            if sparse:
+                os.ftruncate(out.fileno(), written)  # what was not written stays a hole
             self._set_meta(None, entry, fd=out.fileno())
             try:
                 out.commit(sync=False)  # one sync for the whole restore, at its end
@@ -180,12 +186,17 @@ class Restorer:
             out.close()  # after a commit, nothing left to do
         self.files += 1
 
-    def _write(self, out: paths.AtomicFile, data: list) -> None:
+    def _write(self, out: paths.AtomicFile, data: list, offset: int, sparse: bool) -> int:
+        """Write ``data`` at ``offset``, a sparse file's runs of zeros as holes (as the
+        backup found them); the offset after it."""
         for part in data:
-            view = memoryview(part)
-            while view:
-                view = view[out.write(view):]
+            if sparse:
+                write_with_holes(out.fileno(), part, offset)
+            else:
+                pwrite_all(out.fileno(), part, offset)
+            offset += len(part)
             self.bytes += len(part)
+        return offset
 
     def _set_meta(self, name: str | None, entry: dict, fd: int | None = None,
                   dir_fd: int | None = None) -> None:
