@@ -9,7 +9,8 @@ BackupRun runs as a user runs it: ``backuprun serve`` (portal, the four location
 servers and their task workers, one process) and ``backuprun agent run`` (TLS between them),
 driven through ``api.php``. The tree lives under the agent's root (``<work>/root/tree``), the
 restore target is ``<work>/root/restore``, a tmpfs mounted there for the run (``--no-tmpfs``:
-a plain folder). Steps, for every tool on the same tree states:
+a plain folder). Before every tool's restore the tmpfs is filled once and emptied
+(:func:`touch_memory`), so nobody writes into memory the virtual machine touches first. Steps, for every tool on the same tree states:
 
   full backup, unchanged re-run, re-run after ~5% of the files changed (page cache warm: the
   tree and repository are read first), then the full restore of the latest point and, for
@@ -70,6 +71,20 @@ def drop_caches() -> bool:
         return True
     except OSError:
         return False
+
+
+def touch_memory(folder: str, size: int) -> None:
+    """Write ``size`` bytes into ``folder`` (the restores' tmpfs) and remove them. On a
+    virtual machine whose host takes freed memory back, a page the guest touches for the
+    first time costs a trip to the host: measured here, a tmpfs takes 1 GB at ~450 MB/s into
+    such memory and at ~2 GB/s into memory touched before. Done before every tool's restore
+    alike, so that each writes into touched memory and none pays for the others' order."""
+    path = os.path.join(folder, ".touch-memory")
+    block = bytes(4 << 20)
+    with open(path, "wb") as f:
+        for _ in range(0, size, len(block)):
+            f.write(block)
+    os.unlink(path)
 
 
 # --------------------------------------------------------------------------- processes
@@ -363,6 +378,8 @@ def main(argv=None) -> int:
             for entry in os.listdir(target):
                 p = os.path.join(target, entry)
                 shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
+            if mounted:
+                touch_memory(target, int(after["bytes"] * 1.2))
 
         for cache in ("cold", "warm"):
             if ours:
