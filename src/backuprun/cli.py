@@ -7,12 +7,10 @@
 - ``backuprun disksafe ...`` operates a disk safe directly (``backuprun.disksafe.cli``).
 - ``backuprun portal ...`` is a client of a portal's ``api.php`` (``backuprun.client.cli``).
 
-Start-up time matters for ``disksafe backup`` (an unchanged re-run takes well under a
-second): the command groups are imported only when the app is built, and a plain
-``disksafe backup`` command line (positional arguments, ``--parent``, ``--password-file``,
-``-q``, ``--json``) calls the command directly. Typer would otherwise import pydantic and build a
-validator for every parameter first (~0.1 s). Anything else (``--help``, other options,
-wrong arguments) goes through typer as before.
+One parser, typer's, reads every command line. Start-up time matters (an unchanged
+``disksafe backup`` re-run takes well under a second), so each command or group is imported
+only when the command line names it (:class:`_LazyGroup`): ``disksafe backup`` does not
+import the portal, the agent or the backup server; ``--help`` lists them all.
 
 An agent-only install has only the base dependencies (pyproject.toml); a command that needs
 the ``server`` extra (``serve``, ``backup-server``, ``worker``, ``admin``, ``disksafe``)
@@ -22,7 +20,6 @@ stops there with one line naming the missing package and how to add the extra
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -33,33 +30,32 @@ _app: typer.Typer | None = None
 EXIT_NOT_INSTALLED = 20  # a package the command needs is missing: the server extra
 
 
+# name -> (module, attribute): a typer app (a command group) or a command function
+_COMMANDS = {
+    "serve": ("backuprun.portal.cli", "serve"),
+    "backup-server": ("backuprun.backupserver.cli", "backup_server"),
+    "worker": ("backuprun.backupserver.cli", "worker"),
+    "disksafe": ("backuprun.disksafe.cli", "app"),
+    "admin": ("backuprun.portal.admin", "app"),
+    "agent": ("backuprun.agent.cli", "app"),
+    "portal": ("backuprun.client.cli", "app"),
+}
+
+
 def _build_app() -> typer.Typer:
     import typer
 
     from backuprun import __version__
-    from backuprun.agent.cli import app as agent_app
-    from backuprun.backupserver.cli import backup_server, worker
-    from backuprun.clihelp import PlainHelp
-    from backuprun.client.cli import app as portal_app
-    from backuprun.disksafe.cli import app as disksafe_app
-    from backuprun.portal.admin import app as admin_app
-    from backuprun.portal.cli import serve
 
     app = typer.Typer(
         name="backuprun",
         help="BackupRun: hosted server backup.",
+        cls=_lazy_group_class(),
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_show_locals=False,  # a bug's traceback must not show a password
         rich_markup_mode=None,
     )
-    app.command("serve", cls=PlainHelp)(serve)
-    app.command("backup-server", cls=PlainHelp)(backup_server)
-    app.command("worker", cls=PlainHelp)(worker)
-    app.add_typer(disksafe_app, name="disksafe")
-    app.add_typer(admin_app, name="admin")
-    app.add_typer(agent_app, name="agent")
-    app.add_typer(portal_app, name="portal")
 
     def _version(value: bool) -> None:
         if value:
@@ -76,6 +72,36 @@ def _build_app() -> typer.Typer:
     return app
 
 
+def _lazy_group_class():
+    import importlib
+
+    import typer
+    from typer.core import TyperGroup
+
+    from backuprun.clihelp import PlainHelp
+
+    class _LazyGroup(TyperGroup):
+        """The root command: its commands are imported when named (see the module)."""
+
+        def list_commands(self, ctx) -> list[str]:
+            return list(_COMMANDS)
+
+        def get_command(self, ctx, name: str):
+            if name not in _COMMANDS:
+                return None
+            module, attribute = _COMMANDS[name]
+            found = getattr(importlib.import_module(module), attribute)
+            # under a parent with the root's settings, as if added to the root itself
+            parent = typer.Typer(add_completion=False, rich_markup_mode=None)
+            if isinstance(found, typer.Typer):
+                parent.add_typer(found, name=name)
+                return typer.main.get_command(parent).commands[name]
+            parent.command(name, cls=PlainHelp)(found)
+            return typer.main.get_command(parent)  # a lone command is the command itself
+
+    return _LazyGroup
+
+
 def __getattr__(name: str):
     if name == "app":
         global _app
@@ -83,71 +109,6 @@ def __getattr__(name: str):
             _app = _build_app()
         return _app
     raise AttributeError(name)
-
-
-_BACKUP_OPTIONS = {"--parent": "parent", "--password-file": "password_file"}
-_BACKUP_PARAMS = ("location", "source", "parent", "password_file", "quiet", "json_out")
-_BACKUP_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json_out"}
-
-
-def backup_fast_args(args: list[str]) -> dict | None:
-    """The keyword arguments of ``disksafe backup`` for a plain command line ``args``
-    (``sys.argv[1:]``), or None when typer should parse it."""
-    if len(args) < 2 or args[0] != "disksafe" or args[1] != "backup":
-        return None
-    values: dict = {"parent": None, "password_file": None, "quiet": False, "json_out": False}
-    positional: list[str] = []
-    rest = iter(args[2:])
-    options_done = False
-    for arg in rest:
-        if options_done or not arg.startswith("-") or arg == "-":
-            positional.append(arg)
-        elif arg == "--":
-            options_done = True
-        elif arg in _BACKUP_FLAGS:
-            values[_BACKUP_FLAGS[arg]] = True
-        else:
-            name, eq, value = arg.partition("=")
-            key = _BACKUP_OPTIONS.get(name)
-            if key is None:
-                return None  # --help, a typo, ...: typer explains
-            if not eq:
-                value = next(rest, None)
-                if value is None:
-                    return None
-            values[key] = value
-    if len(positional) != 2:
-        return None
-    values["location"], values["source"] = positional
-    return values
-
-
-def _backup_fast(values: dict) -> int | None:
-    """Run ``disksafe backup`` without typer's parsing; None if its signature changed."""
-    import inspect
-    from pathlib import Path
-
-    import typer
-
-    from backuprun.disksafe import cli as disksafe_cli
-
-    command = disksafe_cli.backup
-    if tuple(inspect.signature(command).parameters) != _BACKUP_PARAMS:
-        return None
-    kwargs = dict(values)
-    kwargs["source"] = Path(kwargs["source"])
-    if kwargs["password_file"] is not None:
-        kwargs["password_file"] = Path(kwargs["password_file"])
-    try:
-        command(**kwargs)
-    except typer.Exit as exc:
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except (typer.Abort, EOFError):
-        typer.echo("Aborted!", err=True)
-        return 1
-    return 0
 
 
 def main() -> None:
@@ -163,16 +124,4 @@ def main() -> None:
 
 
 def _main() -> None:
-    values = backup_fast_args(sys.argv[1:])
-    if values is not None:
-        code = _backup_fast(values)
-        if code is not None:
-            # The backup is stored and synced, its threads are joined: skip the
-            # interpreter's teardown of a big heap (~25 ms of an unchanged re-run).
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except OSError:  # e.g. a closed pipe: as typer does
-                code = code or 1
-            os._exit(code)
     __getattr__("app")()
