@@ -46,7 +46,7 @@ REPO_ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, REPO_ROOT, os.path.join(REPO_ROOT, "tests")]
 import gen_tree  # noqa: E402
 from run import (INSTALL_HINT, MB, Borg, Restic, compare_trees,  # noqa: E402
-                 run_step, tree_stats, warm)
+                 drop_caches, run_step, tree_stats, warm)
 
 PEERS = ["restic", "borg-lz4", "borg-zstd3"]
 ALL_TOOLS = ["backuprun"] + PEERS
@@ -61,17 +61,6 @@ def say(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- caches
-
-def drop_caches() -> bool:
-    """Write back and drop the page cache (root only); False when not allowed."""
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
-        return True
-    except OSError:
-        return False
-
 
 def touch_memory(folder: str, size: int) -> None:
     """Write ``size`` bytes into ``folder`` (the restores' tmpfs) and remove them. On a

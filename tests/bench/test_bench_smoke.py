@@ -44,7 +44,7 @@ def _run_bench(tmp_path: Path, tools: list[str]) -> dict:
     for name in tools:
         res = rep["tools"][name]
         assert not res.get("failed"), (name, res)
-        for step in ("init", "full", "unchanged", "changed", "restore"):
+        for step in ("init", "full", "unchanged", "changed", "restore_cold", "restore_warm"):
             assert res["steps"][step]["rc"] == 0, (name, step)
             assert res["steps"][step]["max_rss_mb"] > 1
         v = res["verify"]
