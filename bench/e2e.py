@@ -10,7 +10,8 @@ servers and their task workers, one process) and ``backuprun agent run`` (TLS be
 driven through ``api.php``. The tree lives under the agent's root (``<work>/root/tree``), the
 restore target is ``<work>/root/restore``, a tmpfs mounted there for the run (``--no-tmpfs``:
 a plain folder). Before every tool's restore the tmpfs is filled once and emptied
-(:func:`touch_memory`), so nobody writes into memory the virtual machine touches first. Steps, for every tool on the same tree states:
+(``run.touch_memory``), so nobody writes into memory the virtual machine touches first.
+Steps, for every tool on the same tree states:
 
   full backup, unchanged re-run, re-run after ~5% of the files changed (page cache warm: the
   tree and repository are read first), then the full restore of the latest point and, for
@@ -46,7 +47,7 @@ REPO_ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, REPO_ROOT, os.path.join(REPO_ROOT, "tests")]
 import gen_tree  # noqa: E402
 from run import (INSTALL_HINT, MB, Borg, Restic, compare_trees,  # noqa: E402
-                 drop_caches, run_step, tree_stats, warm)
+                 drop_caches, run_step, touch_memory, tree_stats, warm)
 
 PEERS = ["restic", "borg-lz4", "borg-zstd3"]
 ALL_TOOLS = ["backuprun"] + PEERS
@@ -61,20 +62,6 @@ def say(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- caches
-
-def touch_memory(folder: str, size: int) -> None:
-    """Write ``size`` bytes into ``folder`` (the restores' tmpfs) and remove them. On a
-    virtual machine whose host takes freed memory back, a page the guest touches for the
-    first time costs a trip to the host: measured here, a tmpfs takes 1 GB at ~450 MB/s into
-    such memory and at ~2 GB/s into memory touched before. Done before every tool's restore
-    alike, so that each writes into touched memory and none pays for the others' order."""
-    path = os.path.join(folder, ".touch-memory")
-    block = bytes(4 << 20)
-    with open(path, "wb") as f:
-        for _ in range(0, size, len(block)):
-            f.write(block)
-    os.unlink(path)
-
 
 # --------------------------------------------------------------------------- processes
 
