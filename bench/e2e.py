@@ -241,8 +241,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="/tmp/backuprun-e2e",
                     help="agent root (tree, restore target), repositories, server data")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--profile", default="default", choices=sorted(gen_tree.PROFILES)
-                    if hasattr(gen_tree, "PROFILES") else ["default"])
+    ap.add_argument("--profile", default="default", choices=sorted(gen_tree.PROFILES))
     ap.add_argument("--no-tmpfs", action="store_true",
                     help="restore into a plain folder instead of a tmpfs mounted for the run")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
@@ -291,8 +290,7 @@ def main(argv=None) -> int:
         say(f"-- to install the peers: {INSTALL_HINT}")
 
     say(f"generating a {a.size_mb} MB tree (seed {a.seed}, profile {a.profile}) in {tree}")
-    gen_kwargs = {"profile": a.profile} if a.profile != "default" else {}
-    gen_tree.generate(tree, a.size_mb, a.seed, **gen_kwargs)
+    gen_tree.generate(tree, a.size_mb, a.seed, a.profile)
     time.sleep(1.5)  # no file's ctime in the same second as a backup's start
     before = tree_stats(tree)
     say(f"tree: {before['files']} files, {before['bytes'] / MB:.1f} MB")

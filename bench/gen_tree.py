@@ -233,7 +233,20 @@ def _sizes_small(r: random.Random, count: int, total: int) -> list[int]:
     return [max(40, int(x / s * total)) for x in raw]
 
 
-def generate(dest: str, size_mb: int, seed: int = 1) -> dict:
+# What a tree is made of, as shares of its size. "default" is the tree the benchmarks were
+# tuned on; "other" checks them on a second kind of server: twice the small files, more and
+# more compressible medium files (logs and binaries rather than media), a smaller VM image
+# and archive.
+PROFILES = {
+    "default": {"small_per_gb": 30000, "small": 0.18, "medium": 0.30, "logs": 0.2,
+                "binaries": 0.55, "vm": 0.27, "db": 0.09, "archive": 0.13},
+    "other": {"small_per_gb": 60000, "small": 0.30, "medium": 0.40, "logs": 0.35,
+              "binaries": 0.75, "vm": 0.15, "db": 0.08, "archive": 0.05},
+}
+
+
+def generate(dest: str, size_mb: int, seed: int = 1, profile: str = "default") -> dict:
+    p = PROFILES[profile]
     if os.path.lexists(dest):
         raise SystemExit(f"{dest} exists; remove it first")
     r = random.Random(seed)
@@ -245,8 +258,8 @@ def generate(dest: str, size_mb: int, seed: int = 1) -> dict:
     allpool = pools["py"] + pools["c"]
 
     # -- small source-like files in project folders
-    n_small = max(60, round(30000 * size_mb / 1024))
-    sizes = _sizes_small(r, n_small, int(total * 0.18))
+    n_small = max(60, round(p["small_per_gb"] * size_mb / 1024))
+    sizes = _sizes_small(r, n_small, int(total * p["small"]))
     small_paths: list[tuple[str, bytes]] = []
     projects = max(2, n_small // 1500)
     i = 0
@@ -279,7 +292,7 @@ def generate(dest: str, size_mb: int, seed: int = 1) -> dict:
             w.file(f"{pname}/vendor/{os.path.basename(src_rel)}", data)
 
     # -- medium files (30%)
-    med_total = int(total * 0.30)
+    med_total = int(total * p["medium"])
     med_paths = []
     n = 0
     mi = 0
@@ -287,9 +300,9 @@ def generate(dest: str, size_mb: int, seed: int = 1) -> dict:
         kind = r.random()
         sz = min(int(r.lognormvariate(13.5, 1.2)), 8 * MiB, max(64 << 10, med_total - n))
         sz = max(sz, 16 << 10)
-        if kind < 0.2:
+        if kind < p["logs"]:
             rel, data = f"var/log/{_ident(r)}/{_ident(r)}.{mi}.log", _log(r, sz, BASE_MTIME + mi * 3600)
-        elif kind < 0.55:
+        elif kind < p["binaries"]:
             rel, data = f"usr/lib/{_ident(r)}/lib{_ident(r)}.so.{mi}", _binary(r, sz, allpool)
         else:
             ext = r.choice([".jpg", ".gz", ".zip", ".png", ".mp3"])
@@ -303,7 +316,7 @@ def generate(dest: str, size_mb: int, seed: int = 1) -> dict:
             w.file("home/backup-copies/" + os.path.basename(rel), f.read())
 
     # -- VM image (27%), 1 MiB extents
-    vm_extents = max(2, int(total * 0.27) // MiB)
+    vm_extents = max(2, int(total * p["vm"]) // MiB)
     earlier: list[int] = []
 
     def vm_parts():
@@ -330,11 +343,11 @@ def generate(dest: str, size_mb: int, seed: int = 1) -> dict:
     w.big("var/lib/libvirt/images/vm disk.qcow2.raw", vm_parts())
 
     # -- database-like file (9%) and a random archive (13%)
-    db_pages = max(1, int(total * 0.09) // 4096)
+    db_pages = max(1, int(total * p["db"]) // 4096)
     w.big("var/lib/db/main.db", (_dbfile(r, 256 * 4096, allpool) if k + 256 <= db_pages
                                   else _dbfile(r, (db_pages - k) * 4096, allpool)
                                   for k in range(0, db_pages, 256)))
-    arch = int(total * 0.13)
+    arch = int(total * p["archive"])
     w.big("srv/releases/release-1.0.tar.gz",
           (r.randbytes(min(MiB, arch - k)) for k in range(0, arch, MiB)))
 
@@ -506,6 +519,8 @@ def main(argv=None):
     ap.add_argument("dest")
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", default="default", choices=sorted(PROFILES),
+                    help="what the tree is made of (see PROFILES)")
     ap.add_argument("--mutate", action="store_true", help="change ~5%% of the files of DEST")
     ap.add_argument("--force", action="store_true", help="remove DEST first if it exists")
     a = ap.parse_args(argv)
@@ -515,7 +530,7 @@ def main(argv=None):
     else:
         if a.force:
             remove_tree(a.dest)
-        st = generate(a.dest, a.size_mb, a.seed)
+        st = generate(a.dest, a.size_mb, a.seed, a.profile)
     st["seconds"] = round(time.time() - t0, 2)
     json.dump(st, sys.stdout)
     print()

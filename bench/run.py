@@ -467,6 +467,8 @@ def main(argv=None) -> int:
     ap.add_argument("--shm", default="/dev/shm/backuprun-bench-restore",
                     help="restore target (tmpfs)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", default="default", choices=sorted(gen_tree.PROFILES),
+                    help="what the tree is made of (bench/gen_tree.py)")
     ap.add_argument("--backuprun", default=os.path.join(REPO_ROOT, ".venv", "bin", "backuprun"))
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--rounds", type=int, default=1,
@@ -520,7 +522,7 @@ def main(argv=None) -> int:
                 and os.path.isdir(tree)):
             say(f"generating a {a.size_mb} MB tree (seed {a.seed}) in {tree}")
             gen_tree.remove_tree(tree)
-            gen_tree.generate(tree, a.size_mb, a.seed)
+            gen_tree.generate(tree, a.size_mb, a.seed, a.profile)
             time.sleep(1.5)  # no file's ctime in the same second as a backup's start
 
     def one_round(rnd: int, order: list[Tool]) -> tuple[dict, dict]:
@@ -619,6 +621,7 @@ def main(argv=None) -> int:
     report = {
         "when": stamp, "host": platform.node(), "cpus": os.cpu_count(),
         "python": platform.python_version(), "size_mb_arg": a.size_mb, "seed": a.seed,
+        "profile": a.profile,
         "rounds": a.rounds, "rss_method": "GNU time %M" if os.access(GNU_TIME, os.X_OK)
         else "VmHWM polled every 20 ms",
         "command": " ".join([os.path.basename(sys.executable), "bench/run.py"] + (argv or sys.argv[1:])),
@@ -771,7 +774,7 @@ def format_table(rep: dict) -> str:
     lines = []
     tb, ta = rep["tree_before"], rep["tree_after"]
     lines.append(f"tree: {tb['files']} files, {tb['bytes'] / MB:.1f} MB "
-                 f"(after changes: {ta['files']} files, {ta['bytes'] / MB:.1f} MB); "
+                 f"(profile {rep.get('profile', 'default')}; after changes: {ta['files']} files, {ta['bytes'] / MB:.1f} MB); "
                  f"changes {rep['mutation']}")
     for n in names:
         r = rep["tools"][n]
