@@ -1,6 +1,7 @@
-"""Smoke tests of the benchmarks that run the whole system (bench/e2e.py, bench/growth.py) at
-a tiny size: they run end to end, every step finishes, and every restore equals its source.
-Timings are not asserted (they are the benchmarks' business, not a test's)."""
+"""Smoke tests of the benchmarks that run the whole system (bench/e2e.py, bench/growth.py,
+bench/api_poll.py) at a tiny size: they run end to end, every step finishes, every restore
+equals its source, every call is answered. Timings are not asserted (they are the
+benchmarks' business, not a test's)."""
 from __future__ import annotations
 
 import json
@@ -48,3 +49,14 @@ def test_growth_backs_up_many_small_files_twice(tmp_path):
             assert row[step]["state"] == "FINISHED", row
             assert row[step]["agent_peak_mb"] > 0
     assert "us/file wall" in done.stdout
+
+
+def test_api_poll_runs_against_the_portal_and_its_ceiling():
+    done = subprocess.run([sys.executable, str(BENCH / "api_poll.py"), "--clients", "4",
+                           "--seconds", "1", "--services", "3"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for line in ("ceiling (fixed document)", "getBackupStatus", "getStatus",
+                 "one account with     3 services"):
+        assert line in done.stdout, done.stdout
+    assert "errors 0" in done.stdout.split("getBackupStatus", 1)[1].splitlines()[0]

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Portal polling benchmark: many logged-in clients polling the status calls, beside the
+ceiling of the same server stack answering a fixed document.
+
+    .venv/bin/python bench/api_poll.py [--clients 200] [--seconds 5] [--workers 1]
+                                       [--database-url URL] [--services 10,100,1000]
+
+1. Ceiling: ``bench/fixed_app.py`` (one fixed XML answer) served by uvicorn as ``serve``
+   serves the portal (same worker count, access log on), polled by ``--clients`` clients.
+2. Polling: ``backuprun serve`` (throwaway data folder; SQLite unless ``--database-url``)
+   with one account per ten clients, each with a service (no agent: nothing runs), and
+   ``--clients`` clients, each logged in with a session of its own, calling
+   ``getBackupStatus`` and ``getStatus`` in turn as a dashboard does.
+3. ``getStatus`` for one account holding each of ``--services`` services: 30 calls in a row.
+Prints requests per second and p50/p99 latency of each kind, and ``getBackupStatus`` as a
+share of the ceiling (issue 12's targets: at least 50% of it with p99 under 50 ms at 200
+clients; ``getStatus`` with 1 000 services under 100 ms). Logins use cheap Argon2 settings
+here (this measures polling; bench/api_load.py measures logins). A benchmark, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import httpx
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from api_load import PASSWORD, call, free_port, new_client, start_server  # noqa: E402
+
+CHEAP_ARGON2 = {"BACKUPRUN_ARGON2_MEMORY_KIB": "256", "BACKUPRUN_ARGON2_TIME_COST": "1",
+                "BACKUPRUN_ARGON2_PARALLELISM": "1"}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")
+
+
+def summary(name: str, latencies: list[float], errors: int, seconds: float) -> str:
+    return (f"{name:<34} {len(latencies) / seconds:8.1f} req/s   p50 "
+            f"{percentile(latencies, 0.50) * 1000:6.1f} ms   p99 "
+            f"{percentile(latencies, 0.99) * 1000:6.1f} ms   errors {errors}")
+
+
+async def poll(clients, url: str, seconds: float, calls) -> dict[str, tuple[list, int]]:
+    """Each client makes ``calls(i)``'s requests in turn until ``seconds`` are over."""
+    out: dict[str, tuple[list, list]] = {}
+    stop = time.monotonic() + seconds
+
+    async def one(i: int, http: httpx.AsyncClient) -> None:
+        turn = 0
+        sequence = calls(i)
+        while time.monotonic() < stop:
+            name, fields = sequence[turn % len(sequence)]
+            turn += 1
+            t0 = time.perf_counter()
+            code, _ = await call(http, url, **fields)
+            took = time.perf_counter() - t0
+            lat, err = out.setdefault(name, ([], [0]))
+            lat.append(took) if code == "ok" else None
+            err[0] += code != "ok"
+
+    await asyncio.gather(*(one(i, http) for i, http in enumerate(clients)))
+    return {name: (lat, err[0]) for name, (lat, err) in out.items()}
+
+
+async def ceiling(args) -> dict:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "fixed_app:app", "--app-dir",
+                             os.path.dirname(os.path.abspath(__file__)), "--port", str(port),
+                             "--workers", str(args.workers), "--no-server-header"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/api.php"
+        clients = [httpx.AsyncClient(timeout=120) for _ in range(args.clients)]
+        await poll(clients, url, 1, lambda i: [("fixed", {"apiCALL": "getStatus"})])  # warm
+        got = await poll(clients, url, args.seconds,
+                         lambda i: [("fixed document", {"apiCALL": "getStatus"})])
+        for http in clients:
+            await http.aclose()
+        return got
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def add_service(http, url: str, n: int) -> str:
+    code, response = await call(http, url, apiCALL="addService", type=1, location=528,
+                                name=f"bench {n}", agent="127.0.0.1", agent_port=9000 + n % 1000,
+                                encrypt=0)
+    assert code == "ok", (code, response.text[:300])
+    return response.text.split('service_id="', 1)[1].split('"', 1)[0]
+
+
+async def portal(args, url: str) -> tuple[dict, dict]:
+    accounts = []  # (email, service_id)
+    for a in range(max(1, args.clients // 10)):
+        http, email = await new_client(url)
+        accounts.append((email, await add_service(http, url, a)))
+        await http.aclose()
+    clients = []
+    for i in range(args.clients):
+        email, _ = accounts[i % len(accounts)]
+        http = httpx.AsyncClient(timeout=120)
+        code, _ = await call(http, url, apiCALL="login", email=email,
+                             password=PASSWORD)
+        assert code == "ok", code
+        clients.append(http)
+
+    def calls(i: int):
+        sid = accounts[i % len(accounts)][1]
+        return [("getBackupStatus", {"apiCALL": "getBackupStatus", "service_id": sid}),
+                ("getStatus", {"apiCALL": "getStatus"})]
+
+    await poll(clients, url, 1, calls)  # warm up
+    polled = await poll(clients, url, args.seconds, calls)
+    for http in clients:
+        await http.aclose()
+
+    by_count = {}
+    http, _ = await new_client(url)
+    have = 0
+    for count in args.services:
+        while have < count:
+            batch = range(have, min(count, have + 20))
+            await asyncio.gather(*(add_service(http, url, n) for n in batch))
+            have = batch.stop
+        latencies = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            code, _ = await call(http, url, apiCALL="getStatus")
+            assert code == "ok", code
+            latencies.append(time.perf_counter() - t0)
+        by_count[count] = latencies
+    await http.aclose()
+    return polled, by_count
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--database-url", help="default: SQLite in the throwaway folder")
+    ap.add_argument("--services", default="10,100,1000")
+    args = ap.parse_args()
+    args.services = [int(x) for x in args.services.split(",") if x.strip()]
+    os.environ.update(CHEAP_ARGON2)
+    print(f"{args.clients} clients, {args.seconds:g} s, portal workers {args.workers}, "
+          f"database {'PostgreSQL' if args.database_url else 'SQLite'}, CPUs {os.cpu_count()}")
+    fixed = asyncio.run(ceiling(args))
+    with tempfile.TemporaryDirectory(prefix="backuprun-api-poll-") as data_dir:
+        proc, url = start_server(args, data_dir)
+        try:
+            polled, by_count = asyncio.run(portal(args, url))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    (fixed_lat, fixed_err), = fixed.values()
+    print(summary("ceiling (fixed document)", fixed_lat, fixed_err, args.seconds))
+    for name, (lat, err) in sorted(polled.items()):
+        print(summary(name, lat, err, args.seconds))
+    both = sum(len(lat) for lat, _ in polled.values())
+    print(f"status calls together: {both / args.seconds:.1f} req/s = "
+          f"{both / max(len(fixed_lat), 1):.0%} of the ceiling (target: at least 50%, "
+          f"p99 under 50 ms)")
+    for count, lat in by_count.items():
+        print(f"getStatus, one account with {count:>5} services:  p50 "
+              f"{percentile(lat, 0.5) * 1000:6.1f} ms   p99 {percentile(lat, 0.99) * 1000:6.1f} ms"
+              f"   (target at 1000: under 100 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
