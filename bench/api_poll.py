@@ -61,7 +61,10 @@ async def poll(clients, url: str, seconds: float, calls) -> dict[str, tuple[list
             name, fields = sequence[turn % len(sequence)]
             turn += 1
             t0 = time.perf_counter()
-            code, _ = await call(http, url, **fields)
+            try:
+                code, _ = await call(http, url, **fields)
+            except httpx.TransportError:  # a kept-alive connection the server closed while
+                code = "connection closed"  # idle (uvicorn: 5 s); the next call reconnects
             took = time.perf_counter() - t0
             lat, err = out.setdefault(name, ([], [0]))
             lat.append(took) if code == "ok" else None
