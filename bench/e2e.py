@@ -22,8 +22,8 @@ Steps, for every tool on the same tree states:
 For BackupRun the figures are the agent's and the backup server's (``serve``'s) CPU seconds,
 read from /proc before and after the step, and each process's peak resident memory during the
 step (VmHWM, reset through /proc/PID/clear_refs before it). Wall time runs from the
-``runPolicy``/``restoreFiles`` request to the task's end as the backup server recorded it (read from
-``serve``'s database: the API shows whole seconds); the benchmark polls
+``runPolicy``/``restoreFiles`` request to the task's end as the backup server recorded it
+(read from ``serve``'s database: the API shows whole seconds); the benchmark polls
 ``getBackupStatus`` four times a second, which ``serve``'s CPU includes (about 1 ms a call).
 The peers' steps are measured as in bench/run.py (one child process each, GNU time for the
 peak). Results: a table on stdout and JSON under bench/out/. docs/benchmarks.md explains it.

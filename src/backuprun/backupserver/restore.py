@@ -7,8 +7,9 @@ links and small files many to a frame (``entries``, their chunks read together b
 :mod:`backuprun.disksafe.contents`), a big file alone, its content in pieces right after its
 entry. Chunks travel as stored, opened but still compressed: the agent decompresses them,
 so the link carries (and the backup server spends CPU on) fewer bytes. A file whose data is
-damaged in the disk safe is not sent (an error names it) and the rest goes on. What the agent reports (warnings, progress) is read between frames so
-neither side waits on the other.
+damaged in the disk safe is not sent (an error names it) and the rest goes on. What the
+agent reports (warnings, progress) is read between frames so neither side waits on the
+other.
 """
 
 from __future__ import annotations
