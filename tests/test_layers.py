@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "src" / "backuprun"
-SHARED = {"config", "sqlutil", "clihelp", "netaddr"}
+SHARED = {"config", "sqlutil", "lanes", "clihelp", "netaddr"}
 ALLOWED = {
     "portal": {"backupserver", "tasks", "schema", "transport", "disksafe", "storage"},
     "backupserver": {"disksafe", "transport", "tasks", "storage", "schema"},

@@ -6,6 +6,11 @@ Rules:
 - SQLite connections run with foreign keys on, WAL, a 30 s busy wait, and transactions
   that begin IMMEDIATE (one writer at a time): a deferred transaction that reads, then
   writes, fails with SQLITE_BUSY when another writer got in between, and no wait helps.
+- Except a session that only reads: through :func:`read_only`'s engine it issues no BEGIN
+  on SQLite, so readers neither wait for the write lock nor hold it (WAL lets them read
+  beside the one writer); each statement reads a consistent snapshot of its own (enough for
+  a lookup or a status; nothing here needs two reads to agree), and the session refuses to
+  flush a change.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy.orm import Session
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -65,7 +71,26 @@ def prepare_sqlite(url: str, sync_engine: Engine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if not conn.get_execution_options().get(READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "backuprun_read_only"  # the execution option :func:`read_only` sets
+
+
+def read_only(engine):
+    """``engine`` (an ``Engine`` or an ``AsyncEngine``: the same pool) for transactions that
+    only read. Bind it with :class:`ReadOnlySession`."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+class ReadOnlySession(Session):
+    """A session for :func:`read_only`'s engine: a change flushed through it is a bug (on
+    SQLite it would need the write lock its transaction did not take)."""
+
+    def flush(self, objects=None) -> None:
+        if self.new or self.deleted or self.dirty:
+            raise RuntimeError("a read-only session was asked to write")
 
 
 def pg_connect_args(url: str) -> dict:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from backuprun.lanes import Lane
+
 if TYPE_CHECKING:
     from backuprun.backupserver.server import BackupServer
 
@@ -153,11 +155,16 @@ class BackupServerClient(Protocol):
 class LocalBackupServer:
     """A backup server in this process."""
 
-    def __init__(self, server: "BackupServer"):
+    def __init__(self, server: "BackupServer", reads: Lane | None = None):
         self.server = server
+        self._reads = reads or Lane()
 
     async def _run(self, fn, *args):
         return await anyio.to_thread.run_sync(fn, *args)
+
+    async def _read(self, fn, *args):
+        """A short database read, on the lane of the portal's reads (``backuprun.lanes``)."""
+        return await self._reads.run(fn, *args)
 
     async def provision(self, spec: ServiceSpec) -> ServiceState:
         return await self._run(self.server.provision, spec)
@@ -175,22 +182,22 @@ class LocalBackupServer:
         return await self._run(self.server.cancel_termination, service_id)
 
     async def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
-        return await self._run(self.server.states, service_ids)
+        return await self._read(self.server.states, service_ids)
 
     async def walk_log(self, service_id: int) -> list[dict]:
-        return await self._run(self.server.walk_log, service_id)
+        return await self._read(self.server.walk_log, service_id)
 
     async def run_policy(self, service_id: int) -> dict:
         return await self._run(self.server.run_policy, service_id)
 
     async def task_detail(self, task_id: str) -> dict:
-        return await self._run(self.server.task_detail, task_id)
+        return await self._read(self.server.task_detail, task_id)
 
     async def failed_tasks(self, since: str) -> list[dict]:
-        return await self._run(self.server.failed_tasks, since)
+        return await self._read(self.server.failed_tasks, since)
 
     async def policy(self, service_id: int) -> dict:
-        return await self._run(self.server.policy, service_id)
+        return await self._read(self.server.policy, service_id)
 
     async def set_policy(self, service_id: int, schedule: str | None, keep_last: int | None,
                          excludes: list[str] | None) -> dict:

@@ -36,7 +36,7 @@ _TYPES = {"f": "file", "d": "dir", "l": "symlink", "c": "chardev", "b": "blockde
 
 def open_safe(server: "BackupServer", service_id: int, load_index: bool = True) -> Repository:
     """The service's disk safe, opened; ``BackupServerError`` when it cannot be."""
-    with server.session() as db:
+    with server.reading() as db:
         row = db.get(BsService, service_id)
         safe = db.scalar(select(BsDiskSafe).where(BsDiskSafe.service_id == service_id))
     if row is None or row.location_id != server.location_id:
@@ -60,7 +60,7 @@ def recovery_points(server: "BackupServer", service_id: int) -> list[dict]:
     """The service's recovery points, newest first."""
     repo = open_safe(server, service_id, load_index=False)
     points = repo.points()
-    with server.session() as db:
+    with server.reading() as db:
         made_by = dict(db.execute(select(BsTask.recovery_point, BsTask.id).where(
             BsTask.service_id == service_id, BsTask.kind == "backup",
             BsTask.recovery_point.is_not(None))).all())

@@ -57,7 +57,7 @@ MAX_EXCLUDE_LENGTH = 4096
 
 
 def get_policy(server: "BackupServer", service_id: int) -> dict:
-    with server.session() as db:
+    with server.reading() as db:
         policy = _policy(db, server, service_id)
         return _policy_json(policy)
 
@@ -110,7 +110,7 @@ def _policy_json(policy: BsPolicy) -> dict:
 def run_due(server: "BackupServer") -> int:
     """Queue the backups whose time has come; how many were queued."""
     now = utcnow()
-    with server.session() as db:
+    with server.reading() as db:
         rows = db.execute(select(BsPolicy.service_id, BsPolicy.schedule, BsPolicy.next_run_at)
                           .join(BsService, BsService.service_id == BsPolicy.service_id)
                           .where(BsService.location_id == server.location_id,

@@ -11,7 +11,7 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backuprun.backupserver.client import BackupServerError, ServiceSpec, ServiceState
@@ -35,7 +35,7 @@ from backuprun.backupserver.safes import OpenSafes
 from backuprun.backupserver.secrets import SecretBox
 from backuprun.backupserver.tasklog import QUEUED
 from backuprun.backupserver.walk import Walk
-from backuprun.sqlutil import utcnow
+from backuprun.sqlutil import ReadOnlySession, read_only, utcnow
 
 
 class BackupServer:
@@ -47,6 +47,8 @@ class BackupServer:
         self.engine = engine
         self.box = box
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._reading = sessionmaker(read_only(engine), expire_on_commit=False,
+                                     autoflush=False, class_=ReadOnlySession)
         self.safes = OpenSafes()
         self.walker = Walk(self)
         # hands a walk to the task queue: submit_walk(location_id, service_id)
@@ -55,7 +57,12 @@ class BackupServer:
         self._submit_task = submit_task
 
     def session(self) -> Session:
+        """A session for a transaction that may write (``with ... db.begin()``)."""
         return self._sessions()
+
+    def reading(self) -> Session:
+        """A session for a transaction that only reads (on SQLite: no write lock)."""
+        return self._reading()
 
     def safe_password(self, sealed: str | None) -> bytes:
         """A disk-safe password, unsealed (``ValueError`` when there is none)."""
@@ -142,20 +149,16 @@ class BackupServer:
     def states(self, service_ids: list[int]) -> dict[int, ServiceState]:
         if not service_ids:
             return {}
-        with self.session() as db:
-            rows = db.execute(
-                select(BsService, BsUser, BsAgent.ostype)
-                .outerjoin(BsUser, BsUser.service_id == BsService.service_id)
-                .outerjoin(BsAgent, BsAgent.service_id == BsService.service_id)
-                .where(BsService.service_id.in_(service_ids),
-                       BsService.location_id == self.location_id)).all()
+        with self.reading() as db:
+            rows = db.execute(_STATES, {"service_ids": list(service_ids),
+                                        "location_id": self.location_id}).all()
             tasks = tasklog.summaries(db, [row.service_id for row, _, _ in rows])
             return {row.service_id: self._to_state(row, user, ostype or "",
                                                    tasks.get(row.service_id))
                     for row, user, ostype in rows}
 
     def walk_log(self, service_id: int) -> list[dict]:
-        with self.session() as db:
+        with self.reading() as db:
             self._row(db, service_id)
             return _walk_log(db, service_id)
 
@@ -197,7 +200,7 @@ class BackupServer:
 
     def failed_tasks(self, since: str) -> list[dict]:
         """Backups of this location that ended in ERROR since the ISO time ``since``."""
-        with self.session() as db:
+        with self.reading() as db:
             return tasklog.failed_since(db, self.location_id, datetime.fromisoformat(since))
 
     def recovery_points(self, service_id: int) -> list[dict]:
@@ -214,7 +217,7 @@ class BackupServer:
         return points.download(self, service_id, point_id, paths, fmt)
 
     def task_detail(self, task_id: str) -> dict:
-        with self.session() as db:
+        with self.reading() as db:
             task = db.get(BsTask, task_id)
             if task is None or db.scalar(select(BsService.location_id).where(
                     BsService.service_id == task.service_id)) != self.location_id:
@@ -224,7 +227,7 @@ class BackupServer:
 
     def due_removals(self) -> list[int]:
         """Terminated services whose grace period is over and whose data is still here."""
-        with self.session() as db:
+        with self.reading() as db:
             return list(db.scalars(select(BsService.service_id).where(
                 BsService.location_id == self.location_id,
                 BsService.create_status == TERMINATED, BsService.removed_at.is_(None),
@@ -233,7 +236,7 @@ class BackupServer:
     # -- the service's own login at serverurl ---------------------------------------------
 
     def authenticate(self, username: str, password: str) -> int | None:
-        with self.session() as db:
+        with self.reading() as db:
             row = db.execute(select(BsUser, BsService)
                              .join(BsService, BsService.service_id == BsUser.service_id)
                              .where(BsUser.username == username,
@@ -248,7 +251,7 @@ class BackupServer:
                                                          password.encode("utf-8")) else None
 
     def view(self, service_id: int) -> dict:
-        with self.session() as db:
+        with self.reading() as db:
             row = self._row(db, service_id)
             if row.create_status == TERMINATED:
                 raise BackupServerError("terminated", "this service is terminated")
@@ -391,6 +394,14 @@ class BackupServer:
             n_alerts=tasks.n_alerts, alert_history=list(tasks.history), task=tasks.task,
             ostype=ostype, first_backup_try=row.first_backup_try, startup_ok=row.startup_ok,
             status_min_ok=row.status_min_ok)
+
+
+# built once: the status calls of every dashboard come here
+_STATES = (select(BsService, BsUser, BsAgent.ostype)
+           .outerjoin(BsUser, BsUser.service_id == BsService.service_id)
+           .outerjoin(BsAgent, BsAgent.service_id == BsService.service_id)
+           .where(BsService.service_id.in_(bindparam("service_ids", expanding=True)),
+                  BsService.location_id == bindparam("location_id")))
 
 
 def _walk_log(db: Session, service_id: int) -> list[dict]:

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from backuprun.backupserver.models import BsService, BsTask, BsTaskMessage
@@ -174,16 +174,24 @@ def task_json(task: BsTask) -> dict:
             "recoveryPointId": task.recovery_point or ""}
 
 
-def summaries(db: Session, service_ids: list[int]) -> dict[int, Summary]:
-    """The summary of each service's last :data:`HISTORY` tasks (one query)."""
-    ranked = (select(BsTask, func.row_number().over(
+def _last_tasks():
+    """The last :data:`HISTORY` tasks of each of the services ``:service_ids``; built once
+    (building a statement with a subquery costs more than running it on SQLite)."""
+    ranked = (select(BsTask.id, func.row_number().over(
         partition_by=BsTask.service_id,
         order_by=(BsTask.created_at.desc(), BsTask.id.desc())).label("n"))
-        .where(BsTask.service_id.in_(service_ids)).subquery())
-    rows = db.execute(select(BsTask).join(ranked, ranked.c.id == BsTask.id)
-                      .where(ranked.c.n <= HISTORY)
-                      .order_by(BsTask.service_id, BsTask.created_at.desc(),
-                                BsTask.id.desc())).scalars().all()
+        .where(BsTask.service_id.in_(bindparam("service_ids", expanding=True))).subquery())
+    return (select(BsTask).join(ranked, ranked.c.id == BsTask.id)
+            .where(ranked.c.n <= HISTORY)
+            .order_by(BsTask.service_id, BsTask.created_at.desc(), BsTask.id.desc()))
+
+
+_LAST_TASKS = _last_tasks()
+
+
+def summaries(db: Session, service_ids: list[int]) -> dict[int, Summary]:
+    """The summary of each service's last :data:`HISTORY` tasks (one query)."""
+    rows = db.scalars(_LAST_TASKS, {"service_ids": list(service_ids)}).all()
     by_service: dict[int, list[BsTask]] = {}
     for task in rows:
         by_service.setdefault(task.service_id, []).append(task)

@@ -176,7 +176,7 @@ class TaskContext:
         if now < self._next_check:
             return
         self._next_check = now + CHECK_EVERY
-        with self.server.session() as db:
+        with self.server.reading() as db:
             status = db.scalar(select(BsService.create_status)
                                .where(BsService.service_id == self.service.service_id))
         if status == TERMINATED:
@@ -228,7 +228,7 @@ def run_task(server: "BackupServer", task_id: str) -> None:
 
 
 def _context(server: "BackupServer", task: BsTask, log_: TaskLog) -> TaskContext:
-    with server.session() as db:
+    with server.reading() as db:
         service = db.get(BsService, task.service_id)
 
         def one(model):

@@ -78,7 +78,7 @@ class Walk:
     def run(self, service_id: int) -> None:
         """Walk ``service_id`` as far as it can go now; raise to be retried."""
         try:
-            with self.server.session() as db:
+            with self.server.reading() as db:
                 row = db.get(BsService, service_id)
                 if row is None or row.removed_at is not None:
                     return
@@ -188,7 +188,7 @@ class Walk:
     # -- changes -----------------------------------------------------------------------------
 
     def _apply_change(self, service_id: int) -> None:
-        with self.server.session() as db:
+        with self.server.reading() as db:
             row = self._live(db, service_id)
             safe = db.scalar(select(BsDiskSafe).where(BsDiskSafe.service_id == service_id))
             agent = db.scalar(select(BsAgent).where(BsAgent.service_id == service_id))
@@ -259,7 +259,7 @@ class Walk:
             db.execute(delete(BsService).where(BsService.service_id == service_id))
 
     def _remove_if_due(self, service_id: int) -> None:
-        with self.server.session() as db:
+        with self.server.reading() as db:
             row = db.get(BsService, service_id)
             if row.delete_after is None or row.delete_after > utcnow():
                 return

@@ -53,14 +53,15 @@ async def _with_operator(settings, work):
 
     engine = database.make_engine(settings.resolved_database_url)
     fleet = Fleet(settings, workers=0, serve_public=False)
+    sessions = database.sessionmaker(engine)
     try:
         await database.migrate(engine)
         await fleet.start()
-        sessions = database.sessionmaker(engine)
         manager = ServiceManager(sessions, settings, fleet.locations, fleet.clients)
         return await work(Operator(sessions, manager))
     finally:
         await fleet.stop()
+        sessions.close()
         await engine.dispose()
 
 

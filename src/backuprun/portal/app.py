@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from backuprun import config
 from backuprun.config import Settings
+from backuprun.lanes import Lane
 from backuprun.portal import db as database
 from backuprun.portal import forms, pages, wire
 from backuprun.portal.pages import agent as agent_pages
@@ -68,8 +69,9 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
         if migrate:
             await database.migrate(engine)
         app.state.mailer = mailer or Mailer(settings)
-        sessions = database.sessionmaker(engine)
-        fleet = Fleet(settings)
+        reads = Lane()  # the session lookups and the status reads of every call
+        sessions = database.sessionmaker(engine, reads)
+        fleet = Fleet(settings, reads=reads)
         await fleet.start()
         app.state.fleet = fleet
         app.state.services = Services(
@@ -83,6 +85,7 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
             notifier.cancel()
             await fleet.stop()
             await app.state.mailer.drain()
+            sessions.close()
             await engine.dispose()
 
     async def api(request: Request) -> Response:

@@ -19,6 +19,7 @@ from backuprun.backupserver.host import BackupServerHost, public_listeners
 from backuprun.backupserver.listeners import Listeners
 from backuprun.backupserver.locations import load_locations
 from backuprun.config import Settings
+from backuprun.lanes import Lane
 from backuprun.transport.tls import Identity
 
 PORTAL_IDENTITY = "portal-identity"
@@ -32,8 +33,9 @@ def portal_identity(settings: Settings) -> Identity:
 
 class Fleet:
     def __init__(self, settings: Settings, workers: int | None = None,
-                 serve_public: bool = True):
+                 serve_public: bool = True, reads: Lane | None = None):
         self.settings = settings
+        self.reads = reads or Lane()  # the local servers' status reads
         self.locations = load_locations(settings)
         self.workers = settings.task_workers if workers is None else workers
         self.serve_public = serve_public
@@ -55,7 +57,8 @@ class Fleet:
                 self.host.start_workers(self.workers)
         for location in self.locations.values():
             if location.is_local:
-                self.clients[location.id] = LocalBackupServer(self.host.servers[location.id])
+                self.clients[location.id] = LocalBackupServer(self.host.servers[location.id],
+                                                               self.reads)
             else:
                 self.clients[location.id] = self._remote(location)
 

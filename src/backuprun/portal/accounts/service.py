@@ -115,8 +115,7 @@ class AccountService:
         return account, attempt, rehashed
 
     async def authenticate(self, token: str) -> Caller | None:
-        async with self.db() as db, db.begin():
-            found = await sessions.find(db, token, utcnow())
+        found = await self.db.read(sessions.find, token, utcnow())
         if found is None:
             return None
         account, session = found
@@ -154,7 +153,7 @@ class AccountService:
 
     async def own_account(self, caller: Caller) -> Account:
         """The caller's account as stored now (what ``getUserData`` answers)."""
-        async with self.db() as db:
+        async with self.db.reading() as db:
             account = await db.get(Account, caller.account.id)
         if account is None:
             raise PortalError(ErrorCode.NOT_LOGGED_IN)
@@ -165,7 +164,7 @@ class AccountService:
     async def contacts(self, caller: Caller) -> list[Account]:
         """The caller's subusers, by id (a main account's only)."""
         parent = self._main_account(caller)
-        async with self.db() as db:
+        async with self.db.reading() as db:
             found = await db.scalars(select(Account).where(
                 Account.parent_id == parent.id).order_by(Account.id))
             return list(found)

@@ -4,7 +4,8 @@ Rules:
 - Every login (and every password reset) makes a new token; the caller's previous session,
   if any, is ended (no fixation).
 - A session expires after ``session_lifetime`` seconds, or ``remember_lifetime`` when the
-  user asked to be remembered; expired sessions are refused and deleted.
+  user asked to be remembered; expired sessions are refused, and deleted at the next login
+  (of anyone): looking a session up only reads.
 - A password change ends the account's other sessions.
 """
 
@@ -13,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 
 from backuprun.config import Settings
 from backuprun.portal.accounts.tokens import digest, new_secret
@@ -39,18 +41,18 @@ async def start(db: AsyncSession, settings: Settings, account: Account, remember
     return NewSession(token, lifetime if remember else None)
 
 
-async def find(db: AsyncSession, token: str, now: datetime) -> tuple[Account, Session] | None:
-    row = (await db.execute(
-        select(Account, Session).join(Session, Session.account_id == Account.id)
-        .where(Session.token_hash == digest(token))
-    )).first()
+# built once: every call of a logged-in user looks its session up
+_FIND = (select(Account, Session).join(Session, Session.account_id == Account.id)
+         .where(Session.token_hash == bindparam("token_hash")))
+
+
+def find(db: SyncSession, token: str, now: datetime) -> tuple[Account, Session] | None:
+    """The session of ``token`` and its account (synchronous: ``Sessions.read`` runs it)."""
+    row = db.execute(_FIND, {"token_hash": digest(token)}).first()
     if row is None:
         return None
     account, session = row
-    if session.expires_at <= now:
-        await db.delete(session)
-        return None
-    return account, session
+    return None if session.expires_at <= now else (account, session)
 
 
 async def end(db: AsyncSession, token: str) -> None:

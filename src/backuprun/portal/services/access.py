@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
 
 from backuprun.portal.accounts.service import Caller
 from backuprun.portal.db.models import Service
@@ -36,11 +36,30 @@ def visible(caller: Caller) -> Select:
     return select(Service).where(Service.account_id == account.id)
 
 
-async def service_for(db: AsyncSession, caller: Caller, number: int, field: str,
-                      need: Need, kind: int | None = None) -> Service:
+def visible_services(db: Session, caller: Caller) -> list[Service]:
+    """The services ``caller`` may see, by id (synchronous, like :func:`service_for`)."""
+    return list(db.scalars(visible(caller).order_by(Service.id)))
+
+
+# built once (every status call asks): one service, as its owner or its subuser sees it
+_OWNED = select(Service).where(Service.id == bindparam("number"),
+                               Service.account_id == bindparam("account_id"))
+_ASSIGNED = _OWNED.where(Service.subuser_id == bindparam("subuser_id"))
+
+
+def service_for(db: Session, caller: Caller, number: int, field: str, need: Need,
+                kind: int | None = None, lock: bool = False) -> Service:
     """The service ``number`` if ``caller`` may ``need`` it; ``kind`` must match when the
-    id came with its type letter (``V12``)."""
-    service = await db.scalar(visible(caller).where(Service.id == number).with_for_update())
+    id came with its type letter (``V12``). ``lock``: its row stays locked until the
+    transaction ends (for a change made in the same transaction). Synchronous:
+    ``Sessions.read`` runs it, or an async session's ``run_sync``."""
+    account = caller.account
+    if account.is_subuser:
+        query, params = _ASSIGNED, {"number": number, "account_id": account.parent_id,
+                                    "subuser_id": account.id}
+    else:
+        query, params = _OWNED, {"number": number, "account_id": account.id}
+    service = db.scalar(query.with_for_update() if lock else query, params)
     if service is None or (kind is not None and service.kind != kind):
         raise PortalError(ErrorCode.SERVICE_NOT_FOUND, field)
     if need is Need.CHANGE:
@@ -67,4 +86,4 @@ def is_readonly_for(caller: Caller, service: Service) -> bool:
                 or service.maintenance or service.terminated_at is not None)
 
 
-__all__ = ["Need", "visible", "service_for", "check_changeable", "is_readonly_for"]
+__all__ = ["Need", "visible", "visible_services", "service_for", "check_changeable", "is_readonly_for"]

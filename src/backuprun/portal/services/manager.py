@@ -28,7 +28,7 @@ from backuprun.portal.accounts.service import Caller
 from backuprun.portal.db.models import Account, Service
 from backuprun.portal.errors import ErrorCode, PortalError
 from backuprun.portal.services import rules
-from backuprun.portal.services.access import Need, service_for, visible
+from backuprun.portal.services.access import Need, service_for, visible_services
 from backuprun.sqlutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,8 @@ class ServiceManager:
         kind, number = rules.service_number("service_id", wire_id)
         hint = rules.activation_hint("activation_hint", hint)
         async with self.db() as db, db.begin():
-            service = await service_for(db, caller, number, "service_id", Need.CHANGE, kind)
+            service = await db.run_sync(service_for, caller, number, "service_id",
+                                         Need.CHANGE, kind, True)
             service.activation_hint = hint
             if configured:
                 service.service_configured = True
@@ -161,7 +162,8 @@ class ServiceManager:
 
     async def assign(self, caller: Caller, number: int, subuser_id: int) -> None:
         async with self.db() as db, db.begin():
-            service = await service_for(db, caller, number, "sc_id", Need.CHANGE)
+            service = await db.run_sync(service_for, caller, number, "sc_id", Need.CHANGE,
+                                         None, True)
             owner = self._main_account(caller)
             if subuser_id in (UNASSIGN, MAIN_ACCOUNT):
                 service.subuser_id = None
@@ -192,8 +194,7 @@ class ServiceManager:
     async def task_detail(self, caller: Caller, task_id: str) -> dict:
         """A task of one of the caller's services: asked of the backup servers of the
         locations the caller has services in; anything else is ``task_not_found``."""
-        async with self.db() as db:
-            services = {s.id: s for s in await db.scalars(visible(caller))}
+        services = {s.id: s for s in await self.db.read(visible_services, caller)}
         unreachable = None
         for location_id in sorted({s.location_id for s in services.values()}):
             try:
@@ -266,21 +267,18 @@ class ServiceManager:
 
     async def _by_wire_id(self, caller: Caller, wire_id: str | None, need: Need) -> Service:
         kind, number = rules.service_number("service_id", wire_id)
-        async with self.db() as db, db.begin():
-            return await service_for(db, caller, number, "service_id", need, kind)
+        return await self.db.read(service_for, caller, number, "service_id", need, kind)
 
     # -- reading -----------------------------------------------------------------------------
 
     async def list(self, caller: Caller) -> list[ServiceView]:
         """The caller's services (a subuser: those assigned to it), removed ones left out."""
-        async with self.db() as db:
-            services = list(await db.scalars(visible(caller).order_by(Service.id)))
+        services = await self.db.read(visible_services, caller)
         views = await self.views(services)
         return [v for v in views if not v.state.removed]
 
     async def view(self, caller: Caller, number: int, field: str = "agent-id") -> ServiceView:
-        async with self.db() as db:
-            service = await service_for(db, caller, number, field, Need.SEE)
+        service = await self.db.read(service_for, caller, number, field, Need.SEE)
         return (await self.views([service]))[0]
 
     async def views(self, services: list[Service]) -> list[ServiceView]:
@@ -302,8 +300,7 @@ class ServiceManager:
     # -- helpers -------------------------------------------------------------------------------
 
     async def _load(self, caller: Caller, number: int, field: str, need: Need) -> Service:
-        async with self.db() as db, db.begin():
-            return await service_for(db, caller, number, field, need)
+        return await self.db.read(service_for, caller, number, field, need)
 
     async def _save(self, number: int, changes: dict[str, object]) -> Service:
         async with self.db() as db, db.begin():

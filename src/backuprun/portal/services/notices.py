@@ -65,7 +65,7 @@ class Notifier:
                                   service_id=task["service_id"], sent_at=utcnow()))
         except IntegrityError:
             return 0  # told already, by this process or another
-        async with self.db() as db:
+        async with self.db.reading() as db:
             service = await db.get(Service, task["service_id"])
             owner = await db.get(Account, service.account_id) if service else None
         if owner is None or not owner.notify:

@@ -34,7 +34,7 @@ class Operator:
         self.manager = manager
 
     async def accounts(self) -> list[AccountRow]:
-        async with self.db() as db:
+        async with self.db.reading() as db:
             parent = Account.__table__.alias("parent")
             counts = (select(Service.account_id, func.count().label("n"))
                       .group_by(Service.account_id).subquery())
@@ -47,7 +47,7 @@ class Operator:
 
     async def services(self, email: str | None = None) -> list[tuple[str, ServiceView]]:
         """Every service (of one main account), with its owner's address."""
-        async with self.db() as db:
+        async with self.db.reading() as db:
             query = select(Service, Account.email).join(Account,
                                                         Account.id == Service.account_id)
             if email:
@@ -77,12 +77,12 @@ class Operator:
             account.updated_at = utcnow()
 
     async def walk(self, number: int) -> list[dict]:
-        async with self.db() as db:
+        async with self.db.reading() as db:
             service = await self._service(db, number)
         return await self.manager.servers[service.location_id].walk_log(service.id)
 
     async def cancel_termination(self, number: int) -> None:
-        async with self.db() as db:
+        async with self.db.reading() as db:
             service = await self._service(db, number)
         if service.terminated_at is None:
             return
