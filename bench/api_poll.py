@@ -4,7 +4,7 @@ ceiling of the same server stack answering a fixed document.
 
     .venv/bin/python bench/api_poll.py [--clients 200] [--seconds 5] [--workers 1]
                                        [--database-url URL] [--services 10,100,1000]
-                                       [--every 2]
+                                       [--every 2] [--while-backing-up MB]
 
 1. Ceiling: ``bench/fixed_app.py`` (one fixed XML answer) served by uvicorn as ``serve``
    serves the portal (same worker count, access log on), polled by ``--clients`` clients.
@@ -33,11 +33,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import httpx
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 from api_load import PASSWORD, call, free_port, new_client, start_server  # noqa: E402
 
 CHEAP_ARGON2 = {"BACKUPRUN_ARGON2_MEMORY_KIB": "256", "BACKUPRUN_ARGON2_TIME_COST": "1",
@@ -115,6 +118,52 @@ async def ceiling(args) -> dict:
         proc.wait(timeout=30)
 
 
+class Backups:
+    """``--while-backing-up MB``: ``serve`` started as bench/e2e.py starts it, with an agent
+    serving a generated tree of MB (bench/gen_tree.py) for a service of its own; while the
+    clients poll, that service backs up again and again (the first backup full, the next
+    ones unchanged re-runs), so the calls are measured beside a backup's work."""
+
+    def __init__(self, args, data_dir: str):
+        sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, "tests")]
+        import gen_tree
+        from tests.e2e.conftest import start_system
+
+        root = os.path.join(data_dir, "root")
+        gen_tree.generate(os.path.join(root, "tree"), args.while_backing_up)
+        env = {**CHEAP_ARGON2, "BACKUPRUN_REGISTER_MAX_PER_ADDRESS": "100000"}
+        if args.database_url:
+            env["BACKUPRUN_DATABASE_URL"] = args.database_url
+        from pathlib import Path
+        self.system = start_system(Path(data_dir) / "state", env=env)
+        self.url = self.system.url
+        self.client = self.system.client()
+        self.service = self.system.add_service(self.client, encrypt=True)
+        self.system.start_agent(self.service, Path(root))
+        self.done: list[tuple[float, str]] = []  # (seconds, final state) of each backup
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            task = self.service.wait_task(self.service.run_backup())
+            self.done.append((time.monotonic() - t0, task["state"]))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self) -> None:
+        """Let the backup under way end, start no other."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def close(self) -> None:
+        self.finish()
+        self.system.stop()
+
+
 async def add_service(http, url: str, n: int) -> str:
     code, response = await call(http, url, apiCALL="addService", type=1, location=528,
                                 name=f"bench {n}", agent="127.0.0.1", agent_port=9000 + n % 1000,
@@ -123,7 +172,7 @@ async def add_service(http, url: str, n: int) -> str:
     return response.text.split('service_id="', 1)[1].split('"', 1)[0]
 
 
-async def portal(args, url: str) -> tuple[dict, dict]:
+async def portal(args, url: str, backups: Backups | None = None) -> tuple[dict, dict, dict]:
     accounts = []  # (email, service_id)
     for a in range(max(1, args.clients // 10)):
         http, email = await new_client(url)
@@ -144,8 +193,12 @@ async def portal(args, url: str) -> tuple[dict, dict]:
                 ("getStatus", {"apiCALL": "getStatus"})]
 
     await poll(clients, url, 1, calls)  # warm up
+    if backups:
+        backups.start()
     polled = await poll(clients, url, args.seconds, calls)
     paced = await poll(clients, url, max(args.seconds, 3 * args.every), calls, args.every)
+    if backups:
+        await asyncio.to_thread(backups.finish)
     for http in clients:
         await http.aclose()
 
@@ -175,6 +228,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--database-url", help="default: SQLite in the throwaway folder")
     ap.add_argument("--services", default="10,100,1000")
+    ap.add_argument("--while-backing-up", type=int, metavar="MB",
+                    help="poll while an agent backs up a generated tree of MB, again and "
+                    "again (serve started as bench/e2e.py starts it; one portal process)")
     ap.add_argument("--every", type=float, default=2.0,
                     help="the dashboard's polling period, for the paced run (seconds)")
     args = ap.parse_args()
@@ -183,13 +239,21 @@ def main() -> int:
     print(f"{args.clients} clients, {args.seconds:g} s, portal workers {args.workers}, "
           f"database {'PostgreSQL' if args.database_url else 'SQLite'}, CPUs {os.cpu_count()}")
     fixed = asyncio.run(ceiling(args))
+    backups = None
     with tempfile.TemporaryDirectory(prefix="backuprun-api-poll-") as data_dir:
-        proc, url = start_server(args, data_dir)
-        try:
-            polled, paced, by_count = asyncio.run(portal(args, url))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        if args.while_backing_up:
+            backups = Backups(args, data_dir)
+            try:
+                polled, paced, by_count = asyncio.run(portal(args, backups.url, backups))
+            finally:
+                backups.close()
+        else:
+            proc, url = start_server(args, data_dir)
+            try:
+                polled, paced, by_count = asyncio.run(portal(args, url))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
     (fixed_lat, fixed_err), = fixed.values()
     print(summary("ceiling (fixed document)", fixed_lat, fixed_err, args.seconds))
     for name, (lat, err) in sorted(polled.items()):
@@ -198,6 +262,12 @@ def main() -> int:
     print(f"status calls together: {both / args.seconds:.1f} req/s = "
           f"{both / max(len(fixed_lat), 1):.0%} of the ceiling (target: at least 50%, "
           f"p99 under 50 ms)")
+    if backups:
+        (first, state), rest = backups.done[0], [sec for sec, _ in backups.done[1:]]
+        print(f"while backing up a {args.while_backing_up} MB tree through an agent: "
+              f"{len(backups.done)} backups, the first (full) {first:.1f} s {state}, then "
+              f"{len(rest)} unchanged re-runs of {statistics.median(rest) if rest else 0:.1f} s "
+              f"(median), {sum(s != 'FINISHED' for _, s in backups.done)} not FINISHED")
     paced_seconds = max(args.seconds, 3 * args.every)
     print(f"as dashboards poll: each client both calls once every {args.every:g} s "
           f"({2 * args.clients / args.every:.0f} calls/s offered)")

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from backuprun.lanes import Lane
+from backuprun.lanes import Lane, threads_for
 
 
 def test_a_lane_runs_at_most_its_threads_at_once():
@@ -31,3 +31,9 @@ def test_a_lane_runs_at_most_its_threads_at_once():
     assert asyncio.run(main()) == [n * 2 for n in range(12)]
     assert peak == 2
     assert threading.get_ident() not in threads
+
+
+def test_a_database_across_the_network_gets_more_threads_than_sqlite():
+    # a PostgreSQL read mostly waits with the interpreter lock released; a SQLite one holds it
+    assert threads_for("sqlite+aiosqlite:///x.db") == 2
+    assert threads_for("postgresql+psycopg://u@db/backuprun") > 2

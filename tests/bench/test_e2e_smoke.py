@@ -51,12 +51,17 @@ def test_growth_backs_up_many_small_files_twice(tmp_path):
     assert "us/file wall" in done.stdout
 
 
-def test_api_poll_runs_against_the_portal_and_its_ceiling():
+@pytest.mark.parametrize("backing_up", [[], ["--while-backing-up", "4"]],
+                         ids=["idle", "while-backing-up"])
+def test_api_poll_runs_against_the_portal_and_its_ceiling(backing_up):
     done = subprocess.run([sys.executable, str(BENCH / "api_poll.py"), "--clients", "4",
-                           "--seconds", "1", "--services", "3"], capture_output=True,
-                          text=True, timeout=300)
+                           "--seconds", "1", "--every", "0.3", "--services", "3",
+                           *backing_up], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for line in ("ceiling (fixed document)", "getBackupStatus", "getStatus",
-                 "one account with     3 services"):
+                 "as dashboards poll", "one account with     3 services"):
         assert line in done.stdout, done.stdout
-    assert "errors 0" in done.stdout.split("getBackupStatus", 1)[1].splitlines()[0]
+    for part in done.stdout.split("getBackupStatus")[1:]:  # back to back, then paced
+        assert "errors 0" in part.splitlines()[0], done.stdout
+    if backing_up:
+        assert "0 not FINISHED" in done.stdout, done.stdout

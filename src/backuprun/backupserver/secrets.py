@@ -8,17 +8,22 @@ makes sealed passwords unreadable: back it up with the server's configuration.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 KEY_FILE = "secret.key"
+OPENED_KEPT = 4096  # secrets kept opened (an LRU)
 
 
 class SecretBox:
     def __init__(self, key: bytes):
         self._fernet = Fernet(key)
+        # what was opened, kept: every status call shows the service login's password, and
+        # opening a thousand of them costs ~25 ms; the process holds the key anyway
+        self.open = functools.lru_cache(maxsize=OPENED_KEPT)(self._open)
 
     @classmethod
     def in_folder(cls, folder: Path) -> "SecretBox":
@@ -43,7 +48,8 @@ class SecretBox:
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode("utf-8")).decode("ascii")
 
-    def open(self, sealed: str) -> str:
+    def _open(self, sealed: str) -> str:
+        """The secret ``sealed`` holds (``ValueError`` if this key did not seal it)."""
         try:
             return self._fernet.decrypt(sealed.encode("ascii")).decode("utf-8")
         except InvalidToken:

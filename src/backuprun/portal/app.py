@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from backuprun import config
 from backuprun.config import Settings
-from backuprun.lanes import Lane
+from backuprun.lanes import Lane, threads_for
 from backuprun.portal import db as database
 from backuprun.portal import forms, pages, wire
 from backuprun.portal.pages import agent as agent_pages
@@ -69,7 +69,8 @@ def create_app(settings: Settings, mailer: Mailer | None = None, *,
         if migrate:
             await database.migrate(engine)
         app.state.mailer = mailer or Mailer(settings)
-        reads = Lane()  # the session lookups and the status reads of every call
+        # the session lookups and the status reads of every call
+        reads = Lane(threads_for(settings.resolved_database_url))
         sessions = database.sessionmaker(engine, reads)
         fleet = Fleet(settings, reads=reads)
         await fleet.start()
