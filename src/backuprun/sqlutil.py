@@ -7,10 +7,10 @@ Rules:
   that begin IMMEDIATE (one writer at a time): a deferred transaction that reads, then
   writes, fails with SQLITE_BUSY when another writer got in between, and no wait helps.
 - Except a session that only reads: through :func:`read_only`'s engine it issues no BEGIN
-  on SQLite, so readers neither wait for the write lock nor hold it (WAL lets them read
-  beside the one writer); each statement reads a consistent snapshot of its own (enough for
-  a lookup or a status; nothing here needs two reads to agree), and the session refuses to
-  flush a change.
+  on SQLite (and :func:`make_read_engine`'s runs in autocommit on PostgreSQL), so readers neither wait for the write lock nor hold
+  it (WAL lets them read beside the one writer); each statement reads a consistent snapshot
+  of its own (enough for a lookup or a status; nothing here needs two reads to agree), and
+  the session refuses to flush a change.
 """
 
 from __future__ import annotations
@@ -79,9 +79,21 @@ READ_ONLY = "backuprun_read_only"  # the execution option :func:`read_only` sets
 
 
 def read_only(engine):
-    """``engine`` (an ``Engine`` or an ``AsyncEngine``: the same pool) for transactions that
+    """``engine`` (an ``Engine`` or an ``AsyncEngine``: the same pool) for sessions that
     only read. Bind it with :class:`ReadOnlySession`."""
     return engine.execution_options(**{READ_ONLY: True})
+
+
+def make_read_engine(url: str) -> Engine:
+    """A synchronous engine of its own for sessions that only read, those that nearly every
+    API call makes. On PostgreSQL its connections stay in autocommit: a read costs the
+    pool's ping and its statement, not also a BEGIN and a ROLLBACK (and switching a shared
+    connection to autocommit and back would cost as much)."""
+    if url.startswith("sqlite"):
+        return read_only(make_sync_engine(url))
+    return read_only(create_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE,
+                                   isolation_level="AUTOCOMMIT",
+                                   connect_args=pg_connect_args(url)))
 
 
 class ReadOnlySession(Session):
@@ -91,6 +103,11 @@ class ReadOnlySession(Session):
     def flush(self, objects=None) -> None:
         if self.new or self.deleted or self.dirty:
             raise RuntimeError("a read-only session was asked to write")
+
+
+# connections a PostgreSQL pool keeps open: more than the threads of a read lane
+# (backuprun.lanes), so no read opens and closes one of its own (~10 ms each)
+PG_POOL_SIZE = 10
 
 
 def pg_connect_args(url: str) -> dict:
@@ -104,4 +121,5 @@ def make_sync_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         prepare_sqlite(url, engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args=pg_connect_args(url))
+    return create_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE,
+                         connect_args=pg_connect_args(url))

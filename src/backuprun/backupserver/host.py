@@ -20,7 +20,7 @@ from backuprun.backupserver.locations import Location, identity_of
 from backuprun.backupserver.secrets import SecretBox
 from backuprun.backupserver.server import BackupServer
 from backuprun.config import Settings
-from backuprun.sqlutil import make_sync_engine
+from backuprun.sqlutil import make_read_engine, make_sync_engine
 from backuprun.tasks.queue import TaskQueue
 from backuprun.transport import tls
 
@@ -35,6 +35,7 @@ class BackupServerHost:
 
     def __init__(self, settings: Settings, locations: Iterable[Location]):
         self.engine = make_sync_engine(settings.sync_database_url)
+        self.read_engine = make_read_engine(settings.sync_database_url)
         self.servers: dict[int, BackupServer] = {}
         self.queues: dict[int, TaskQueue] = {}
         self._walks = {}
@@ -45,7 +46,8 @@ class BackupServerHost:
                               lease_ttl=settings.provisioning_lease_seconds,
                               cooldown=settings.task_cooldown_seconds)
             server = BackupServer(location, self.engine, SecretBox.in_folder(location.data_dir),
-                                  submit_walk=self.submit_walk, submit_task=self.submit_task)
+                                  submit_walk=self.submit_walk, submit_task=self.submit_task,
+                                  read_engine=self.read_engine)
             self.servers[location.id] = server
             self.queues[location.id] = queue
             self._walks[location.id] = queue.keyed_task(
@@ -109,6 +111,7 @@ class BackupServerHost:
             handle.stop()
         self._workers = []
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def public_listeners(host: BackupServerHost, locations: Iterable[Location],

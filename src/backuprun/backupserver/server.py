@@ -41,13 +41,15 @@ from backuprun.sqlutil import ReadOnlySession, read_only, utcnow
 class BackupServer:
     def __init__(self, location: Location, engine: Engine, box: SecretBox,
                  submit_walk: Callable[[int, int], None] | None = None,
-                 submit_task: Callable[[int, str], None] | None = None):
+                 submit_task: Callable[[int, str], None] | None = None,
+                 read_engine: Engine | None = None):
         self.location = location
         self.location_id = location.id
         self.engine = engine
         self.box = box
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._reading = sessionmaker(read_only(engine), expire_on_commit=False,
+        # reads: on an engine of their own (sqlutil.make_read_engine), or this one's pool
+        self._reading = sessionmaker(read_engine or read_only(engine), expire_on_commit=False,
                                      autoflush=False, class_=ReadOnlySession)
         self.safes = OpenSafes()
         self.walker = Walk(self)

@@ -10,7 +10,8 @@ Rules:
   (``backuprun.sqlutil``, shared with the backup servers' synchronous engine).
 - A transaction that only reads takes no write lock on SQLite: :meth:`Sessions.reading`
   (async), or :meth:`Sessions.read`, which runs a synchronous function on a
-  :class:`~backuprun.lanes.Lane`'s threads with a synchronous engine of the same database. ``read`` is for what every call does (the
+  :class:`~backuprun.lanes.Lane`'s threads with a synchronous engine of the same database
+  kept for reads (``sqlutil.make_read_engine``). ``read`` is for what every call does (the
   session lookup, the service lookup): through aiosqlite one query costs ~9 hand-offs
   between the event loop and the connection's thread (~0.9 ms of CPU), through ``read``
   one (~0.15 ms).
@@ -27,7 +28,7 @@ from sqlalchemy.orm import sessionmaker as sync_sessionmaker
 
 from backuprun.lanes import Lane
 from backuprun.schema import migrate
-from backuprun.sqlutil import (ReadOnlySession, make_sync_engine, pg_connect_args,
+from backuprun.sqlutil import (ReadOnlySession, make_read_engine, pg_connect_args,
                                prepare_sqlite, read_only)
 
 T = TypeVar("T")
@@ -54,10 +55,9 @@ class Sessions:
         url = engine.url
         if url.drivername == "sqlite+aiosqlite":
             url = url.set(drivername="sqlite")
-        self._sync_engine = make_sync_engine(url.render_as_string(hide_password=False))
-        self._sync_reading = sync_sessionmaker(read_only(self._sync_engine),
-                                               expire_on_commit=False, autoflush=False,
-                                               class_=ReadOnlySession)
+        self._sync_engine = make_read_engine(url.render_as_string(hide_password=False))
+        self._sync_reading = sync_sessionmaker(self._sync_engine, expire_on_commit=False,
+                                               autoflush=False, class_=ReadOnlySession)
 
     def __call__(self) -> AsyncSession:
         return self._writing()
