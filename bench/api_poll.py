@@ -4,7 +4,8 @@ ceiling of the same server stack answering a fixed document.
 
     .venv/bin/python bench/api_poll.py [--clients 200] [--seconds 5] [--workers 1]
                                        [--database-url URL] [--services 10,100,1000]
-                                       [--every 2] [--while-backing-up MB]
+                                       [--every 2] [--while-backing-up MB
+                                                    [--separate-workers]]
 
 1. Ceiling: ``bench/fixed_app.py`` (one fixed XML answer) served by uvicorn as ``serve``
    serves the portal (same worker count, access log on), polled by ``--clients`` clients.
@@ -122,7 +123,9 @@ class Backups:
     """``--while-backing-up MB``: ``serve`` started as bench/e2e.py starts it, with an agent
     serving a generated tree of MB (bench/gen_tree.py) for a service of its own; while the
     clients poll, that service backs up again and again (the first backup full, the next
-    ones unchanged re-runs), so the calls are measured beside a backup's work."""
+    ones unchanged re-runs), so the calls are measured beside a backup's work. With
+    ``--separate-workers`` the tasks run in a ``backuprun worker`` process beside ``serve``
+    (``task_workers = 0``), as a provider scales out, instead of in the portal's process."""
 
     def __init__(self, args, data_dir: str):
         sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, "tests")]
@@ -134,8 +137,19 @@ class Backups:
         env = {**CHEAP_ARGON2, "BACKUPRUN_REGISTER_MAX_PER_ADDRESS": "100000"}
         if args.database_url:
             env["BACKUPRUN_DATABASE_URL"] = args.database_url
+        if args.separate_workers:
+            env["BACKUPRUN_TASK_WORKERS"] = "0"
         from pathlib import Path
         self.system = start_system(Path(data_dir) / "state", env=env)
+        self.worker = None
+        if args.separate_workers:  # the same settings as serve's, read off its process
+            with open(f"/proc/{self.system.proc.pid}/environ", "rb") as f:
+                serve_env = dict(item.decode().split("=", 1)
+                                 for item in f.read().split(b"\0") if b"=" in item)
+            self.worker = subprocess.Popen(
+                [str(Path(sys.executable).with_name("backuprun")), "worker", "--data-dir",
+                 str(Path(data_dir) / "state" / "data")], env=serve_env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = self.system.url
         self.client = self.system.client()
         self.service = self.system.add_service(self.client, encrypt=True)
@@ -147,8 +161,13 @@ class Backups:
     def _loop(self) -> None:
         while not self._stop.is_set():
             t0 = time.monotonic()
-            task = self.service.wait_task(self.service.run_backup())
+            task_id = self.service.run_backup()
+            task = self.service.wait_task(task_id)
             self.done.append((time.monotonic() - t0, task["state"]))
+            if task["state"] != "FINISHED":
+                severe = [m["messagestring"] for m in self.service.messages(task_id)
+                          if m["messagelevel"] == "SEVERE"]
+                print(f"backup {task_id} ended {task['state']}: {severe[-3:]}", flush=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -161,6 +180,9 @@ class Backups:
 
     def close(self) -> None:
         self.finish()
+        if self.worker is not None:
+            self.worker.terminate()
+            self.worker.wait(timeout=60)
         self.system.stop()
 
 
@@ -231,6 +253,9 @@ def main() -> int:
     ap.add_argument("--while-backing-up", type=int, metavar="MB",
                     help="poll while an agent backs up a generated tree of MB, again and "
                     "again (serve started as bench/e2e.py starts it; one portal process)")
+    ap.add_argument("--separate-workers", action="store_true",
+                    help="with --while-backing-up: the tasks in a backuprun worker process, "
+                    "not in serve's")
     ap.add_argument("--every", type=float, default=2.0,
                     help="the dashboard's polling period, for the paced run (seconds)")
     args = ap.parse_args()
@@ -264,7 +289,9 @@ def main() -> int:
           f"p99 under 50 ms)")
     if backups:
         (first, state), rest = backups.done[0], [sec for sec, _ in backups.done[1:]]
-        print(f"while backing up a {args.while_backing_up} MB tree through an agent: "
+        where = "a worker process" if args.separate_workers else "serve's process"
+        print(f"while backing up a {args.while_backing_up} MB tree through an agent "
+              f"(tasks in {where}): "
               f"{len(backups.done)} backups, the first (full) {first:.1f} s {state}, then "
               f"{len(rest)} unchanged re-runs of {statistics.median(rest) if rest else 0:.1f} s "
               f"(median), {sum(s != 'FINISHED' for _, s in backups.done)} not FINISHED")

@@ -1,5 +1,7 @@
 """Threads for short synchronous work done for the event loop: the database reads that
-nearly every API call makes (its session, its service, the service's status).
+nearly every API call makes (its session, its service, the service's status); and, the
+other way round, :func:`lower_priority` for threads whose work may wait (hashing a
+password, a backup task), so the CPU goes to the calls first.
 
 Rule: such work runs on a :class:`Lane` of a few threads, not on anyio's default pool of
 40. Python threads take turns on one interpreter lock; with dozens of them runnable at once
@@ -14,6 +16,9 @@ disk safe) stays on the default pool, so it never holds up these reads.
 from __future__ import annotations
 
 from typing import Callable, TypeVar
+
+import os
+import threading
 
 import anyio
 import anyio.to_thread
@@ -38,3 +43,12 @@ class Lane:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.threads)
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+
+def lower_priority(niceness: int) -> None:
+    """Run the calling thread, and the threads it starts, at ``niceness`` (Linux: a thread
+    has a priority of its own); elsewhere it keeps the normal one."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass

@@ -3,6 +3,7 @@ one task twice and take up a killed worker's task (Redis + PostgreSQL, and SQLit
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from backuprun.sqlutil import make_sync_engine
 from backuprun.tasks.ledger import Ledger
 from backuprun.tasks.ledger import metadata as ledger_metadata
-from backuprun.tasks.queue import TaskQueue
+from backuprun.tasks.queue import TASK_NICENESS, TaskQueue
 
 from .worker_app import make_queue, runs, starts
 
@@ -129,6 +130,29 @@ def test_a_task_submitted_in_the_process_wakes_an_idle_worker(tmp_path, sqlite_d
         assert ran.wait(20), "the worker slept on until its next poll"
     finally:
         workers.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own priority is Linux's")
+def test_tasks_run_at_a_lower_cpu_priority_than_the_process(tmp_path, sqlite_db):
+    engine = make_sync_engine(sqlite_db)
+    ledger_metadata.create_all(engine)
+    queue = TaskQueue(f"sqlite:///{tmp_path / 'q.db'}", engine, "nice", reconcile_every=600)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def report() -> None:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        done.set()
+
+    task = queue.keyed_task(name="t")(report)
+    workers = queue.start_workers(1)
+    try:
+        task.submit("t:1")
+        assert done.wait(20)
+    finally:
+        workers.stop()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < TASK_NICENESS
+    assert seen == [TASK_NICENESS]  # the worker's thread, not the process it runs in
 
 
 # -- worker processes ----------------------------------------------------------------------

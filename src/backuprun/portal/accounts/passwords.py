@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,16 +25,14 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backuprun.config import Settings
+from backuprun.lanes import lower_priority
 from backuprun.portal.errors import ErrorCode, PortalError
 
 HASHING_NICENESS = 19
 
 
 def _lower_priority() -> None:
-    try:  # Linux: per thread, and inherited by the threads it starts
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
-    except (AttributeError, OSError):
-        pass  # elsewhere hashing keeps the normal priority
+    lower_priority(HASHING_NICENESS)
 
 
 class Passwords:
