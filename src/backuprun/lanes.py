@@ -15,10 +15,9 @@ disk safe) stays on the default pool, so it never holds up these reads.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
-
 import os
 import threading
+from typing import Callable, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -35,6 +34,8 @@ def threads_for(database_url: str) -> int:
 
 
 class Lane:
+    """At most ``threads`` functions at a time on anyio's worker threads."""
+
     def __init__(self, threads: int = SQLITE_THREADS):
         self.threads = threads
         self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop

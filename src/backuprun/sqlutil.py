@@ -7,10 +7,10 @@ Rules:
   that begin IMMEDIATE (one writer at a time): a deferred transaction that reads, then
   writes, fails with SQLITE_BUSY when another writer got in between, and no wait helps.
 - Except a session that only reads: through :func:`read_only`'s engine it issues no BEGIN
-  on SQLite (and :func:`make_read_engine`'s runs in autocommit on PostgreSQL), so readers neither wait for the write lock nor hold
-  it (WAL lets them read beside the one writer); each statement reads a consistent snapshot
-  of its own (enough for a lookup or a status; nothing here needs two reads to agree), and
-  the session refuses to flush a change.
+  on SQLite (and :func:`make_read_engine`'s runs in autocommit on PostgreSQL), so readers
+  neither wait for the write lock nor hold it (WAL lets them read beside the one writer);
+  each statement reads a consistent snapshot of its own (enough for a lookup or a status;
+  nothing here needs two reads to agree), and the session refuses to flush a change.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def make_read_engine(url: str) -> Engine:
 
 class ReadOnlySession(Session):
     """A session for :func:`read_only`'s engine: a change flushed through it is a bug (on
-    SQLite it would need the write lock its transaction did not take)."""
+    SQLite it would need the write lock that reads never take)."""
 
     def flush(self, objects=None) -> None:
         if self.new or self.deleted or self.dirty:

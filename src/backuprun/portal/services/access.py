@@ -27,24 +27,26 @@ class Need(Enum):
     CHANGE = "change"
 
 
-def visible(caller: Caller) -> Select:
-    """The services ``caller`` may see."""
+_OWNED = select(Service).where(Service.account_id == bindparam("account_id"))
+_ASSIGNED = _OWNED.where(Service.subuser_id == bindparam("subuser_id"))
+# built once (every call on a service asks): all of them by id, and one, as its owner sees
+# them and as a subuser does
+_ALL_AND_ONE = {subuser: (q.order_by(Service.id), q.where(Service.id == bindparam("number")))
+                for subuser, q in ((False, _OWNED), (True, _ASSIGNED))}
+
+
+def _visible(caller: Caller) -> tuple[tuple[Select, Select], dict]:
+    """The statements for the services ``caller`` may see (all, one), and their parameters."""
     account = caller.account
     if account.is_subuser:
-        return select(Service).where(Service.account_id == account.parent_id,
-                                     Service.subuser_id == account.id)
-    return select(Service).where(Service.account_id == account.id)
+        return _ALL_AND_ONE[True], {"account_id": account.parent_id, "subuser_id": account.id}
+    return _ALL_AND_ONE[False], {"account_id": account.id}
 
 
 def visible_services(db: Session, caller: Caller) -> list[Service]:
     """The services ``caller`` may see, by id (synchronous, like :func:`service_for`)."""
-    return list(db.scalars(visible(caller).order_by(Service.id)))
-
-
-# built once (every status call asks): one service, as its owner or its subuser sees it
-_OWNED = select(Service).where(Service.id == bindparam("number"),
-                               Service.account_id == bindparam("account_id"))
-_ASSIGNED = _OWNED.where(Service.subuser_id == bindparam("subuser_id"))
+    (every, _), params = _visible(caller)
+    return list(db.scalars(every, params))
 
 
 def service_for(db: Session, caller: Caller, number: int, field: str, need: Need,
@@ -53,13 +55,8 @@ def service_for(db: Session, caller: Caller, number: int, field: str, need: Need
     id came with its type letter (``V12``). ``lock``: its row stays locked until the
     transaction ends (for a change made in the same transaction). Synchronous:
     ``Sessions.read`` runs it, or an async session's ``run_sync``."""
-    account = caller.account
-    if account.is_subuser:
-        query, params = _ASSIGNED, {"number": number, "account_id": account.parent_id,
-                                    "subuser_id": account.id}
-    else:
-        query, params = _OWNED, {"number": number, "account_id": account.id}
-    service = db.scalar(query.with_for_update() if lock else query, params)
+    (_, one), params = _visible(caller)
+    service = db.scalar(one.with_for_update() if lock else one, {**params, "number": number})
     if service is None or (kind is not None and service.kind != kind):
         raise PortalError(ErrorCode.SERVICE_NOT_FOUND, field)
     if need is Need.CHANGE:
@@ -86,4 +83,4 @@ def is_readonly_for(caller: Caller, service: Service) -> bool:
                 or service.maintenance or service.terminated_at is not None)
 
 
-__all__ = ["Need", "visible", "visible_services", "service_for", "check_changeable", "is_readonly_for"]
+__all__ = ["Need", "visible_services", "service_for", "check_changeable", "is_readonly_for"]
