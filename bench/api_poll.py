@@ -96,8 +96,8 @@ async def poll(clients, url: str, seconds: float, calls,
 async def ceiling(args) -> dict:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "fixed_app:app", "--app-dir",
-                             os.path.dirname(os.path.abspath(__file__)), "--port", str(port),
-                             "--workers", str(args.workers), "--no-server-header"],
+                             HERE, "--port", str(port), "--workers", str(args.workers),
+                             "--no-server-header"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):

@@ -30,6 +30,11 @@ class ConfigError(ValueError):
     """A setting has a value that cannot be used."""
 
 
+def sync_url(database_url: str) -> str:
+    """A database URL for synchronous code: the same database without aiosqlite."""
+    return database_url.replace("sqlite+aiosqlite://", "sqlite://")
+
+
 @dataclass(frozen=True)
 class Settings:
     # where things live
@@ -99,7 +104,7 @@ class Settings:
     @property
     def sync_database_url(self) -> str:
         """The database URL for synchronous code (backup servers, task workers)."""
-        return self.resolved_database_url.replace("sqlite+aiosqlite://", "sqlite://")
+        return sync_url(self.resolved_database_url)
 
     @property
     def outbox_dir(self) -> Path:

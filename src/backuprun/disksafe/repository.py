@@ -23,7 +23,7 @@ import msgpack
 
 from backuprun.disksafe import keys as keyobjects
 from backuprun.disksafe.chunker import AVG_SIZE, MAX_SIZE, MIN_SIZE, ChunkerSpec
-from backuprun.disksafe.compress import decompress, decompress_many
+from backuprun.disksafe.compress import decompress, decompress_parts
 from backuprun.disksafe.crypto import MasterKeys, ObjectCipher
 from backuprun.disksafe.errors import DamagedData, PointNotFound, SafeExists, SafeNotFound
 from backuprun.disksafe.format import (BF_ZSTD, CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX,
@@ -246,24 +246,11 @@ class Repository:
         (exactly the range they span, no read-ahead); the compressed ones are decompressed
         in one native call."""
         out = self.load_payloads(ids)
-        packed = [(blob_id, got) for blob_id, got in out.items()
-                  if isinstance(got, tuple) and got[0] & BF_ZSTD]
-        if packed:
-            try:
-                done = decompress_many([payload for _, (_, payload, _) in packed])
-            except Exception:  # noqa: BLE001 - find the bad one the slow way
-                done = None
-            for i, (blob_id, (flags, payload, raw_len)) in enumerate(packed):
-                try:
-                    data = done[i] if done is not None else decompress(flags, payload, raw_len)
-                    if len(data) != raw_len:
-                        raise ValueError("wrong length")
-                    out[blob_id] = data
-                except Exception as exc:  # noqa: BLE001
-                    out[blob_id] = DamagedData(f"blob {blob_id.hex()}: does not decompress: {exc}")
-        for blob_id, got in out.items():
-            if isinstance(got, tuple):
-                out[blob_id] = got[1]
+        opened = [(blob_id, got) for blob_id, got in out.items() if isinstance(got, tuple)]
+        plain = decompress_parts([got for _, got in opened])
+        for (blob_id, (_, _, raw_len)), data in zip(opened, plain):
+            out[blob_id] = data if data is not None else DamagedData(
+                f"blob {blob_id.hex()}: does not decompress to its {raw_len} bytes")
         return out
 
     def load_payloads(self, ids: list[bytes]) -> dict[bytes, object]:

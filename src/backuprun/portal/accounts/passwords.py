@@ -31,10 +31,6 @@ from backuprun.portal.errors import ErrorCode, PortalError
 HASHING_NICENESS = 19
 
 
-def _lower_priority() -> None:
-    lower_priority(HASHING_NICENESS)
-
-
 class Passwords:
     def __init__(self, settings: Settings):
         self._hasher = PasswordHasher(
@@ -46,7 +42,8 @@ class Passwords:
         self._dummy = self._hasher.hash("not a password of anyone")
         workers = settings.argon2_workers or max(1, (os.cpu_count() or 1) // 2)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="argon2",
-                                        initializer=_lower_priority)
+                                        initializer=lower_priority,
+                                        initargs=(HASHING_NICENESS,))
         self._room = workers + settings.argon2_queue
         self._taken = 0
         self._holding = ContextVar(f"argon2_slot_{id(self)}", default=False)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmake
                                     create_async_engine)
 from sqlalchemy.orm import sessionmaker as sync_sessionmaker
 
+from backuprun.config import sync_url
 from backuprun.lanes import Lane
 from backuprun.schema import migrate
 from backuprun.sqlutil import (ReadOnlySession, make_read_engine, pg_connect_args,
@@ -52,10 +53,8 @@ class Sessions:
         self._writing = async_sessionmaker(engine, expire_on_commit=False)
         self._reading = async_sessionmaker(read_only(engine), expire_on_commit=False,
                                            autoflush=False, sync_session_class=ReadOnlySession)
-        url = engine.url
-        if url.drivername == "sqlite+aiosqlite":
-            url = url.set(drivername="sqlite")
-        self._sync_engine = make_read_engine(url.render_as_string(hide_password=False))
+        url = sync_url(engine.url.render_as_string(hide_password=False))
+        self._sync_engine = make_read_engine(url)
         self._sync_reading = sync_sessionmaker(self._sync_engine, expire_on_commit=False,
                                                autoflush=False, class_=ReadOnlySession)
 
