@@ -259,6 +259,12 @@ def main() -> int:
     ap.add_argument("--every", type=float, default=2.0,
                     help="the dashboard's polling period, for the paced run (seconds)")
     args = ap.parse_args()
+    if args.while_backing_up is not None and args.while_backing_up < 1:
+        ap.error("--while-backing-up takes the tree's size in MB, 1 or more")
+    if args.every <= 0:
+        ap.error("--every takes the polling period in seconds, more than 0")
+    if args.separate_workers and not args.while_backing_up:
+        ap.error("--separate-workers goes with --while-backing-up")
     args.services = [int(x) for x in args.services.split(",") if x.strip()]
     os.environ.update(CHEAP_ARGON2)
     print(f"{args.clients} clients, {args.seconds:g} s, portal workers {args.workers}, "
