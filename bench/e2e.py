@@ -289,16 +289,16 @@ def main(argv=None) -> int:
     if skipped:
         say(f"-- to install the peers: {INSTALL_HINT}")
 
-    say(f"generating a {a.size_mb} MB tree (seed {a.seed}, profile {a.profile}) in {tree}")
-    gen_tree.generate(tree, a.size_mb, a.seed, a.profile)
-    time.sleep(1.5)  # no file's ctime in the same second as a backup's start
-    before = tree_stats(tree)
-    say(f"tree: {before['files']} files, {before['bytes'] / MB:.1f} MB")
-
     results: dict = {n: {"steps": {}, "version": results_versions.get(n, "")}
                      for n in names if n not in skipped}
     ours = None
     try:
+        say(f"generating a {a.size_mb} MB tree (seed {a.seed}, profile {a.profile}) in {tree}")
+        gen_tree.generate(tree, a.size_mb, a.seed, a.profile)
+        time.sleep(1.5)  # no file's ctime in the same second as a backup's start
+        before = tree_stats(tree)
+        say(f"tree: {before['files']} files, {before['bytes'] / MB:.1f} MB")
+
         if "backuprun" in names:
             say("starting serve and an agent")
             ours = Ours(work, root)

@@ -247,6 +247,8 @@ PROFILES = {
 
 def generate(dest: str, size_mb: int, seed: int = 1, profile: str = "default") -> dict:
     p = PROFILES[profile]
+    if size_mb < 1:
+        raise SystemExit(f"--size-mb is the tree's size in MB, 1 or more (not {size_mb})")
     if os.path.lexists(dest):
         raise SystemExit(f"{dest} exists; remove it first")
     r = random.Random(seed)
